@@ -1,0 +1,43 @@
+# pulse — developer entry points. `make run` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JARS_STAMP := infra/target/.jars
+DEMO_DIR ?= demo-data
+WAREHOUSE ?= .pulse/warehouse
+
+.PHONY: setup run test test-unit lint bench up down clean
+
+setup: $(STAMP) $(JARS_STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "make setup: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip check
+	@touch $@
+
+$(JARS_STAMP): infra/pom.xml
+	bash infra/fetch-jars.sh
+	@touch $@
+
+run: setup
+	@test -d $(DEMO_DIR) || $(BIN)/pulse generate --out $(DEMO_DIR)
+	$(BIN)/pulse run --input $(DEMO_DIR) --warehouse $(WAREHOUSE)
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-unit: setup
+	$(BIN)/python -m pytest tests/unit
+
+lint: setup
+	$(BIN)/ruff check pipelines jobs tests bench
+	$(BIN)/ruff format --check pipelines jobs tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf .pulse $(DEMO_DIR)

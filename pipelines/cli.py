@@ -1,0 +1,55 @@
+"""The ``pulse`` command: one sub-command per module in :mod:`pipelines.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from pipelines.commands import generate, migrate, query, run
+from pipelines.config import CONFIG_FILE_ENV
+from pipelines.errors import PulseError
+
+COMMANDS = (generate, migrate, query, run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pulse",
+        description="Creator engagement and attributed ad-click revenue, on Flink and ClickHouse.",
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help=f"TOML settings file (also ${CONFIG_FILE_ENV})"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.config:
+        os.environ[CONFIG_FILE_ENV] = args.config
+    try:
+        code: int = args.func(args)
+    except PulseError as err:
+        print(f"pulse: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("pulse: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""`pulse migrate` (placeholder: filled in by its owner)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser("migrate", help="migrate (not built yet)")
+    parser.set_defaults(func=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    print("pulse migrate: not built yet")
+    return 1
