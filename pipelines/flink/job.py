@@ -1,0 +1,160 @@
+"""Wire the job logic into a Flink table environment.
+
+The same :func:`build_statements` serves the bounded run (file connectors, a
+local mini-cluster) and the unbounded run (Kafka connectors, a cluster): a
+connector only says where each source and sink table lives.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import site
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import Settings
+from pipelines.flink import statements as sql
+from pipelines.flink.duplicates import make_process_function
+from pipelines.flink.tables import (
+    ATTRIBUTED_CLICKS,
+    ELIGIBILITY,
+    ELIGIBILITY_TRANSITIONS,
+    ENGAGEMENT_WINDOWS,
+    SINKS,
+    SOURCES,
+    SinkTable,
+    SourceTable,
+    sink_ddl,
+    source_ddl,
+)
+
+log = logging.getLogger(__name__)
+
+SourceOptions = Callable[[SourceTable], dict[str, str]]
+SinkOptions = Callable[[SinkTable], dict[str, str]]
+
+# positions inside CLICK_COLUMNS of the duplicate rule's key
+_KEY_FIELDS = tuple(
+    [name for name, _ in sql.CLICK_COLUMNS].index(field)
+    for field in ("user_id", "ad_id", "video_id")
+)
+
+
+@dataclass(frozen=True)
+class FlinkOptions:
+    parallelism: int = 2
+    jars: tuple[Path, ...] = ()
+    checkpoint_interval_ms: int | None = None
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+def _python_path() -> list[str]:
+    project_root = str(Path(__file__).resolve().parents[2])
+    return [project_root, *site.getsitepackages()]
+
+
+def create_table_environment(options: FlinkOptions) -> Any:
+    """A streaming table environment (bounded sources end with a final watermark)."""
+    from pyflink.datastream import StreamExecutionEnvironment
+    from pyflink.table import EnvironmentSettings, StreamTableEnvironment
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(options.parallelism)
+    if options.checkpoint_interval_ms:
+        env.enable_checkpointing(options.checkpoint_interval_ms)
+    t_env = StreamTableEnvironment.create(
+        env, environment_settings=EnvironmentSettings.in_streaming_mode()
+    )
+    config = t_env.get_config()
+    config.set("table.local-time-zone", "UTC")
+    config.set("pipeline.name", "pulse")
+    # Python runs in the same process as the JVM operators (no Beam harness).
+    config.set("python.execution-mode", "thread")
+    config.set("python.executable", sys.executable)
+    config.set("python.client.executable", sys.executable)
+    # Thread mode embeds CPython in the JVM: it must see this venv's packages.
+    config.set("python.pythonpath", os.pathsep.join(_python_path()))
+    if options.jars:
+        config.set("pipeline.jars", ";".join(path.resolve().as_uri() for path in options.jars))
+    for key, value in options.extra:
+        config.set(key, value)
+    return t_env
+
+
+def build_statements(
+    t_env: Any, settings: Settings, source_options: SourceOptions, sink_options: SinkOptions
+) -> Any:
+    """Declare sources, sinks and every view; return the StatementSet to execute."""
+    from pyflink.common import Types
+    from pyflink.table import DataTypes, Schema
+
+    for source in SOURCES:
+        t_env.execute_sql(source_ddl(source, settings, source_options(source)))
+    for sink in SINKS:
+        t_env.execute_sql(sink_ddl(sink, sink_options(sink)))
+
+    for view in (
+        sql.click_floods(settings),
+        sql.clicks_flagged(settings),
+        sql.campaign_versions(),
+        sql.clicks_priced(),
+        sql.click_view_pairs(settings),
+        sql.clicks_attributed(),
+        sql.clicks_checked(),
+    ):
+        t_env.execute_sql(view)
+
+    # The duplicate rule: a keyed scan in event-time order (Python, clicks only).
+    names = [name for name, _ in sql.CLICK_COLUMNS]
+    flink_types = {"STRING": Types.STRING(), "BIGINT": Types.LONG()}
+    row_type = Types.ROW_NAMED(
+        [*names, "status"], [*(flink_types[kind] for _, kind in sql.CLICK_COLUMNS), Types.STRING()]
+    )
+    candidates = t_env.sql_query(sql.click_candidates())
+    key_fields = _KEY_FIELDS
+    scanned = (
+        t_env.to_data_stream(candidates)
+        .key_by(
+            lambda row: "\x00".join(row[i] for i in key_fields),
+            key_type=Types.STRING(),
+        )
+        .process(
+            make_process_function(
+                settings.duplicate_window_ms, sql.CLICK_TIME_FIELD, sql.CLICK_ID_FIELD
+            ),
+            output_type=row_type,
+        )
+        .name("duplicate-click-scan")
+    )
+    schema = (
+        Schema.new_builder()
+        .column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3))
+        .watermark("rowtime", "SOURCE_WATERMARK()")
+        .build()
+    )
+    t_env.create_temporary_view("clicks_deduped", t_env.from_data_stream(scanned, schema))
+
+    for view in (
+        sql.clicks_status("clicks_deduped"),
+        sql.engagement_events(settings),
+        sql.engagement_windows(settings),
+        sql.window_consistency(settings),
+        sql.profile_versions(),
+        sql.eligibility(settings),
+        sql.eligibility_transitions(),
+        sql.clicks_paid(settings),
+    ):
+        t_env.execute_sql(view)
+
+    statements = t_env.create_statement_set()
+    statements.add_insert_sql(sql.insert_attributed_clicks(settings, ATTRIBUTED_CLICKS.name))
+    statements.add_insert_sql(sql.insert_engagement_windows(ENGAGEMENT_WINDOWS.name))
+    statements.add_insert_sql(sql.insert_eligibility(ELIGIBILITY.name))
+    statements.add_insert_sql(
+        sql.insert_eligibility_transitions(ELIGIBILITY_TRANSITIONS.name)
+    )
+    return statements
