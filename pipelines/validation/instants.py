@@ -1,0 +1,118 @@
+"""Instants of the input contract: RFC 3339 text or integer epoch milliseconds.
+
+RFC 3339 ``date-time`` (section 5.6): ``YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)``.
+``T`` and ``Z`` may be lower case (RFC 3339 section 5.6, note); a UTC offset is
+mandatory; any number of fraction digits is accepted and rounded DOWN to the
+millisecond; leap seconds (``:60``) are rejected because epoch milliseconds
+cannot represent them. An instant must lie in years 0001..9999 UTC
+(``MIN_INSTANT_MS..MAX_INSTANT_MS``), the range ``datetime`` shares; the text
+itself must also carry a year 0001..9999.
+
+Parsing is exact and pure, so results are memoised per text prefix and suffix.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "MAX_INSTANT_MS",
+    "MIN_INSTANT_MS",
+    "instant_ms",
+    "is_calendar_date",
+    "parse_rfc3339_ms",
+]
+
+MIN_INSTANT_MS = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z
+MAX_INSTANT_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+_DATE_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})")
+_FRACTION_OFFSET = re.compile(r"(?:\.([0-9]+))?(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))")
+_DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_CACHE_LIMIT = 1 << 16
+
+_prefix_cache: dict[str, int | None] = {}
+_suffix_cache: dict[str, int | None] = {}
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def is_calendar_date(year: int, month: int, day: int) -> bool:
+    """True for a valid proleptic Gregorian date with year 0001..9999."""
+    if not (1 <= year <= 9999 and 1 <= month <= 12 and day >= 1):
+        return False
+    last = 29 if month == 2 and _is_leap(year) else _DAYS_IN_MONTH[month - 1]
+    return day <= last
+
+
+def _local_seconds(prefix: str) -> int | None:
+    """``YYYY-MM-DDTHH:MM:SS`` -> seconds since epoch as if UTC, or None if invalid."""
+    match = _DATE_TIME.fullmatch(prefix)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = map(int, match.groups())
+    if not (is_calendar_date(year, month, day) and hour <= 23 and minute <= 59 and second <= 59):
+        return None
+    return _days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+
+
+def _suffix_ms(suffix: str) -> int | None:
+    """``[.frac](Z|+HH:MM|-HH:MM)`` -> ms to add to the local time, or None if invalid."""
+    match = _FRACTION_OFFSET.fullmatch(suffix)
+    if match is None:
+        return None
+    fraction, sign, hours, minutes = match.groups()
+    millis = int(fraction[:3].ljust(3, "0")) if fraction else 0
+    if sign is None:
+        return millis
+    if int(hours) > 23 or int(minutes) > 59:
+        return None
+    offset_ms = (int(hours) * 60 + int(minutes)) * 60_000
+    return millis - offset_ms if sign == "+" else millis + offset_ms
+
+
+def parse_rfc3339_ms(text: str) -> int | None:
+    """Epoch ms (UTC, rounded down) of an RFC 3339 date-time, or None if not one."""
+    prefix = text[:19]
+    try:
+        seconds = _prefix_cache[prefix]
+    except KeyError:
+        seconds = _local_seconds(prefix)
+        if len(_prefix_cache) >= _CACHE_LIMIT:
+            _prefix_cache.clear()
+        _prefix_cache[prefix] = seconds
+    if seconds is None:
+        return None
+    suffix = text[19:]
+    try:
+        extra = _suffix_cache[suffix]
+    except KeyError:
+        extra = _suffix_ms(suffix)
+        if len(_suffix_cache) >= _CACHE_LIMIT:
+            _suffix_cache.clear()
+        _suffix_cache[suffix] = extra
+    if extra is None:
+        return None
+    millis = seconds * 1000 + extra
+    return millis if MIN_INSTANT_MS <= millis <= MAX_INSTANT_MS else None
+
+
+def instant_ms(value: object) -> int | None:
+    """Epoch ms of a decoded JSON instant (RFC 3339 str or int epoch ms), else None."""
+    if type(value) is str:
+        return parse_rfc3339_ms(value)
+    if type(value) is int and MIN_INSTANT_MS <= value <= MAX_INSTANT_MS:
+        return value
+    return None
