@@ -1,0 +1,148 @@
+"""``pulse run``: the whole contract over a folder of files, into the warehouse.
+
+Steps (each named; the same names appear in logs and metrics):
+``ingest`` (validate, replays, late) -> ``warehouse-raw`` (rejected, late, dims)
+-> ``flink`` (the job on a local mini-cluster, file connectors) -> ``load``
+(results into the warehouse) -> ``rollup`` (daily payouts rebuilt from the
+deduplicated clicks) -> ``finalize`` (merge replaced rows).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from pipelines.config import Settings
+from pipelines.connectors.flink_files import FileConnector, clean_dir, results_dir
+from pipelines.connectors.warehouse import Warehouse
+from pipelines.flink.job import FlinkOptions, build_statements, create_table_environment
+from pipelines.flink.tables import CAMPAIGNS, CREATOR_PROFILES, SINKS
+from pipelines.ingest.bounded import StreamIngest, ingest_folder
+from pipelines.ingest.sources import check_input_dir
+from pipelines.load.dims import read_dimension
+from pipelines.load.ingest_rows import late_table, rejected_table
+from pipelines.load.results import read_results
+from pipelines.metrics import STEP_SECONDS, record_ingest
+from pipelines.warehouse.migrations import migrate
+from pipelines.warehouse.rollups import rebuild_payouts
+
+log = logging.getLogger(__name__)
+
+JOB = "bounded"
+StepListener = Callable[[str, str], None]  # (step, "start" | "done: ...")
+
+
+@dataclass
+class RunSummary:
+    input_dir: Path
+    reference_ms: int
+    streams: list[StreamIngest] = field(default_factory=list)
+    loaded: dict[str, int] = field(default_factory=dict)
+    step_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def input_lines(self) -> int:
+        return sum(s.lines for s in self.streams)
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.step_seconds.values())
+
+
+def _quiet_listener(step: str, what: str) -> None:
+    log.info("%s: %s", step, what)
+
+
+@contextmanager
+def _step(summary: RunSummary, name: str, listener: StepListener) -> Iterator[None]:
+    listener(name, "start")
+    started = time.perf_counter()
+    yield
+    elapsed = time.perf_counter() - started
+    summary.step_seconds[name] = elapsed
+    STEP_SECONDS.labels(job=JOB, step=name).observe(elapsed)
+    listener(name, f"done in {elapsed:.1f}s")
+
+
+def run_bounded(
+    input_dir: Path,
+    settings: Settings,
+    reference_ms: int,
+    listener: StepListener = _quiet_listener,
+    keep_work_dir: bool = False,
+) -> RunSummary:
+    """Run the pipeline over ``input_dir``; idempotent for the same input and clock."""
+    check_input_dir(input_dir)
+    summary = RunSummary(input_dir, reference_ms)
+    work_dir = Path(settings.work_dir) / f"run-{uuid.uuid4().hex[:12]}"
+    try:
+        with Warehouse.connect(settings) as wh:
+            with _step(summary, "migrate", listener):
+                migrate(wh)
+            with _step(summary, "ingest", listener):
+                summary.streams = ingest_folder(
+                    input_dir, work_dir / "clean", settings, reference_ms
+                )
+                for stream in summary.streams:
+                    record_ingest(JOB, stream)
+            with _step(summary, "warehouse-raw", listener):
+                _load_raw(wh, summary, work_dir, reference_ms)
+            with _step(summary, "flink", listener):
+                _run_flink(work_dir, settings)
+            with _step(summary, "load", listener):
+                for sink in SINKS:
+                    data = read_results(results_dir(work_dir, sink), sink.warehouse_table)
+                    summary.loaded[sink.warehouse_table] = wh.insert_arrow(
+                        sink.warehouse_table, data
+                    )
+            with _step(summary, "rollup", listener):
+                days = _click_days(wh, work_dir)
+                rebuild_payouts(wh, days)
+            with _step(summary, "finalize", listener):
+                for table in (*summary.loaded, "raw_rejected_events", "raw_late_events"):
+                    wh.optimize_final(table)
+                for table in ("agg_creator_payouts_daily", "dim_creator_profiles", "dim_campaigns"):
+                    wh.optimize_final(table)
+    finally:
+        if not keep_work_dir:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    return summary
+
+
+def _load_raw(wh: Warehouse, summary: RunSummary, work_dir: Path, reference_ms: int) -> None:
+    rejected = [row for s in summary.streams for row in s.rejected_rows]
+    late = [row for s in summary.streams for row in s.late_rows]
+    summary.loaded["raw_rejected_events"] = wh.insert_arrow(
+        "raw_rejected_events", rejected_table(rejected, reference_ms)
+    )
+    summary.loaded["raw_late_events"] = wh.insert_arrow("raw_late_events", late_table(late))
+    for source, table in ((CREATOR_PROFILES, "dim_creator_profiles"), (CAMPAIGNS, "dim_campaigns")):
+        summary.loaded[table] = wh.insert_arrow(
+            table, read_dimension(clean_dir(work_dir, source), table)
+        )
+
+
+def _run_flink(work_dir: Path, settings: Settings) -> None:
+    connector = FileConnector(work_dir)
+    options = FlinkOptions(parallelism=settings.flink_parallelism)
+    t_env = create_table_environment(options)
+    statements = build_statements(t_env, settings, connector.source_options, connector.sink_options)
+    statements.execute().wait()
+
+
+def _click_days(wh: Warehouse, work_dir: Path) -> list[date]:
+    """UTC days of the clicks this run wrote (their payouts are rebuilt)."""
+    data = read_results(results_dir(work_dir, SINKS[0]), SINKS[0].warehouse_table)
+    if data.num_rows == 0:
+        return []
+    import pyarrow.compute as pc
+
+    days = pc.unique(pc.cast(data.column("event_time"), "date32"))
+    return sorted(days.to_pylist())
