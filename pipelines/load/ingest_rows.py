@@ -18,7 +18,7 @@ def _with_binary_raw(schema: pa.Schema) -> pa.Schema:
 
 def rejected_table(rows: Sequence[RejectedRow], rejected_at_ms: int) -> pa.Table:
     schema = _with_binary_raw(arrow_schema("raw_rejected_events"))
-    columns = {
+    columns: dict[str, list[object]] = {
         "stream": [row.stream for row in rows],
         "source": [row.source for row in rows],
         "line": [row.line for row in rows],
@@ -33,7 +33,7 @@ def rejected_table(rows: Sequence[RejectedRow], rejected_at_ms: int) -> pa.Table
 
 def late_table(rows: Sequence[LateRow]) -> pa.Table:
     schema = _with_binary_raw(arrow_schema("raw_late_events"))
-    columns = {
+    columns: dict[str, list[object]] = {
         "stream": [row.stream for row in rows],
         "event_id": [row.event_id for row in rows],
         "event_time": [row.event_time_ms for row in rows],

@@ -84,7 +84,9 @@ def build_report(wh: Warehouse, summary: RunSummary, top: int = 10) -> str:
         f"GROUP BY creator_id HAVING countIf(transition = 'granted') > 0 "
         f"ORDER BY first_granted, creator_id LIMIT {top * 3}"
     )
-    out.append(render_table(("creator", "first granted", "revocations"), rows) if rows else "  none")
+    out.append(
+        render_table(("creator", "first granted", "revocations"), rows) if rows else "  none"
+    )
 
     out.append("\nWhy the other creators were not eligible (latest evaluation)")
     _n, rows = wh.query_rows(

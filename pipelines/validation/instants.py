@@ -8,7 +8,7 @@ cannot represent them. An instant must lie in years 0001..9999 UTC
 (``MIN_INSTANT_MS..MAX_INSTANT_MS``), the range ``datetime`` shares; the text
 itself must also carry a year 0001..9999.
 
-Parsing is exact and pure, so results are memoised per text prefix and suffix.
+Parsing is exact and pure, so dates and suffixes (fraction + offset) are memoised.
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ __all__ = [
 MIN_INSTANT_MS = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z
 MAX_INSTANT_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
-_DATE_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})")
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_TIME = re.compile(r"([0-9]{2}):([0-9]{2}):([0-9]{2})")
 _FRACTION_OFFSET = re.compile(r"(?:\.([0-9]+))?(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))")
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _CACHE_LIMIT = 1 << 16
 
-_prefix_cache: dict[str, int | None] = {}
+_day_cache: dict[str, int | None] = {}
 _suffix_cache: dict[str, int | None] = {}
 
 
@@ -57,15 +58,38 @@ def is_calendar_date(year: int, month: int, day: int) -> bool:
     return day <= last
 
 
+def _days(date: str) -> int | None:
+    """``YYYY-MM-DD`` -> days since epoch, or None if not a calendar date (memoised)."""
+    try:
+        return _day_cache[date]
+    except KeyError:
+        pass
+    match = _DATE.fullmatch(date)
+    days = None
+    if match is not None:
+        year, month, day = map(int, match.groups())
+        if is_calendar_date(year, month, day):
+            days = _days_from_civil(year, month, day)
+    if len(_day_cache) >= _CACHE_LIMIT:
+        _day_cache.clear()
+    _day_cache[date] = days
+    return days
+
+
 def _local_seconds(prefix: str) -> int | None:
     """``YYYY-MM-DDTHH:MM:SS`` -> seconds since epoch as if UTC, or None if invalid."""
-    match = _DATE_TIME.fullmatch(prefix)
+    if len(prefix) != 19 or prefix[10] not in "Tt":
+        return None
+    days = _days(prefix[:10])
+    if days is None:
+        return None
+    match = _TIME.fullmatch(prefix, 11)
     if match is None:
         return None
-    year, month, day, hour, minute, second = map(int, match.groups())
-    if not (is_calendar_date(year, month, day) and hour <= 23 and minute <= 59 and second <= 59):
+    hour, minute, second = map(int, match.groups())
+    if not (hour <= 23 and minute <= 59 and second <= 59):
         return None
-    return _days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+    return days * 86_400 + hour * 3600 + minute * 60 + second
 
 
 def _suffix_ms(suffix: str) -> int | None:
@@ -85,14 +109,7 @@ def _suffix_ms(suffix: str) -> int | None:
 
 def parse_rfc3339_ms(text: str) -> int | None:
     """Epoch ms (UTC, rounded down) of an RFC 3339 date-time, or None if not one."""
-    prefix = text[:19]
-    try:
-        seconds = _prefix_cache[prefix]
-    except KeyError:
-        seconds = _local_seconds(prefix)
-        if len(_prefix_cache) >= _CACHE_LIMIT:
-            _prefix_cache.clear()
-        _prefix_cache[prefix] = seconds
+    seconds = _local_seconds(text[:19])
     if seconds is None:
         return None
     suffix = text[19:]
