@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
     if args.config:
         os.environ[CONFIG_FILE_ENV] = args.config
     try:

@@ -107,6 +107,13 @@ class Settings(BaseSettings):
         """The HIGH threshold as an exact fraction (numerator, denominator)."""
         return self.high_engagement_rate.as_integer_ratio()
 
+    def __repr_args__(self) -> Any:
+        """repr() never shows a password embedded in the warehouse DSN."""
+        from pipelines.connectors.dsn import redact_dsn
+
+        for key, value in super().__repr_args__():
+            yield key, redact_dsn(value) if key == "warehouse" else value
+
     def public_dict(self) -> dict[str, Any]:
         """Settings safe to print: secrets masked, passwords in DSNs redacted."""
         from pipelines.connectors.dsn import redact_dsn

@@ -1,0 +1,179 @@
+"""End-to-end benchmark of ``pulse run`` against an analyst's single chdb query.
+
+    .venv/bin/python bench/bench_run.py [--creators 1000] [--days 28] [--seed 7]
+
+1. Generates a data set (>= 2M lines with the defaults) into .pulse/bench/data-*.
+2. Runs ``pulse run`` on it in a subprocess (fresh warehouse), sampling the RSS
+   of the whole process tree (Python driver + Flink JVM + Python workers).
+3. Measures the JVM/mini-cluster start-up alone (a trivial Flink job).
+4. Baseline, same run: the engagement-window counts (views, unique viewers,
+   comments per creator and 7-day window, bots excluded) as ONE ClickHouse SQL
+   query in chdb over the same raw files — what an analyst would write instead.
+Prints events/s, wall time, peak RSS, start-up share and the ratio to the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def tree_rss_bytes(root_pid: int) -> int:
+    """Sum of RSS over a process and all its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry), int(fields[1])
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def run_sampled(cmd: list[str], log: Path) -> tuple[float, int, str]:
+    started = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=out, text=True, cwd=ROOT)
+        peak = 0
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, tree_rss_bytes(proc.pid))
+                time.sleep(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        stdout, _ = proc.communicate()
+        done.set()
+        sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed ({proc.returncode}); see {log}")
+    return time.perf_counter() - started, peak, stdout
+
+
+BASELINE_SQL = """
+SELECT creator_id, window_start, count() AS views, uniqExact(user_id) AS unique_viewers
+FROM (
+  SELECT JSONExtractString(line, 'creator_id') AS creator_id,
+         JSONExtractString(line, 'user_id') AS user_id,
+         JSONExtractString(line, 'user_agent') AS ua,
+         JSONExtractRaw(line, 'event_time') AS t_raw,
+         if(startsWith(t_raw, '"'),
+            toUnixTimestamp64Milli(parseDateTime64BestEffortOrNull(JSONExtractString(line, 'event_time'), 3, 'UTC')),
+            toInt64OrNull(t_raw)) AS t_ms,
+         arrayJoin(range(0, 7)) AS k,
+         toDateTime(intDiv(t_ms, 86400000) * 86400 - k * 86400, 'UTC') AS window_start
+  FROM file('{views}', 'LineAsString')
+  WHERE isValidJSON(line) AND t_ms IS NOT NULL
+    AND NOT multiSearchAnyCaseInsensitive(ua, ['bot', 'crawler', 'spider', 'headless'])
+)
+GROUP BY creator_id, window_start
+FORMAT Null
+"""
+
+
+def chdb_baseline(data: Path) -> float:
+    code = (
+        "import chdb, sys, time\n"
+        "sql = sys.stdin.read()\n"
+        "t = time.perf_counter(); chdb.query(sql)\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    sql = BASELINE_SQL.format(views=(data / "views.jsonl").resolve())
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=sql, capture_output=True, text=True, check=True
+    )
+    del out
+    return time.perf_counter() - started
+
+
+def flink_startup_seconds() -> float:
+    code = (
+        "import time; t = time.perf_counter()\n"
+        "from pipelines.flink.job import FlinkOptions, create_table_environment\n"
+        "env = create_table_environment(FlinkOptions(parallelism=2))\n"
+        "env.execute_sql(\"CREATE TEMPORARY TABLE s (x INT) WITH ('connector'='datagen',"
+        " 'number-of-rows'='1')\")\n"
+        "env.execute_sql(\"CREATE TEMPORARY TABLE b (x INT) WITH ('connector'='blackhole')\")\n"
+        "env.execute_sql('INSERT INTO b SELECT x FROM s').wait()\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--creators", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=28)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    data = ROOT / ".pulse" / "bench" / f"data-{args.creators}-{args.days}-{args.seed}"
+    if not (data / "views.jsonl").exists():
+        from pipelines.generate.api import generate
+
+        generate(data, creators=args.creators, days=args.days, seed=args.seed)
+    lines = sum(1 for path in data.glob("*.jsonl") for _ in path.open("rb"))
+    size = sum(path.stat().st_size for path in data.glob("*.jsonl"))
+    print(f"data set: {data} — {lines:,} lines, {size / 1e6:,.0f} MB")
+
+    warehouse = Path(tempfile.mkdtemp(prefix="pulse-bench-wh-"))
+    log = ROOT / ".pulse" / "bench" / "run.log"
+    try:
+        cmd = [
+            str(BIN / "pulse"),
+            "run",
+            "--input",
+            str(data),
+            "--warehouse",
+            str(warehouse / "wh"),
+            "--as-of",
+            "2030-01-01T00:00:00Z",
+            "--no-report",
+        ]
+        wall, peak, _ = run_sampled(cmd, log)
+    finally:
+        shutil.rmtree(warehouse, ignore_errors=True)
+    steps = dict(re.findall(r"\] (\S+): done in ([0-9.]+)s", log.read_text()))
+    startup = flink_startup_seconds()
+    baseline = chdb_baseline(data)
+
+    print(f"pulse run:        {wall:8.1f} s wall, {lines / wall:10,.0f} events/s end to end")
+    print(f"  steps:          {', '.join(f'{k} {v}s' for k, v in steps.items())}")
+    print(f"  peak RSS:       {peak / 2**30:8.2f} GiB (process tree: driver + JVM + workers)")
+    flink = float(steps.get("flink", "nan"))
+    print(f"  JVM start-up:   {startup:8.1f} s ({startup / flink:.0%} of the flink step)")
+    print(f"baseline (chdb):  {baseline:8.1f} s for the window counts alone (one SQL query)")
+    print(f"ratio:            {wall / baseline:8.1f}x the baseline's time")
+
+
+if __name__ == "__main__":
+    main()
