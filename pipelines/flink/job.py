@@ -154,7 +154,5 @@ def build_statements(
     statements.add_insert_sql(sql.insert_attributed_clicks(settings, ATTRIBUTED_CLICKS.name))
     statements.add_insert_sql(sql.insert_engagement_windows(ENGAGEMENT_WINDOWS.name))
     statements.add_insert_sql(sql.insert_eligibility(ELIGIBILITY.name))
-    statements.add_insert_sql(
-        sql.insert_eligibility_transitions(ELIGIBILITY_TRANSITIONS.name)
-    )
+    statements.add_insert_sql(sql.insert_eligibility_transitions(ELIGIBILITY_TRANSITIONS.name))
     return statements

@@ -14,7 +14,7 @@ engagement:  engagement_events -> engagement_windows -> window_consistency
 from __future__ import annotations
 
 from pipelines.config import Settings
-from pipelines.flink.sql import contains_any_token, interval, in_list
+from pipelines.flink.sql import contains_any_token, in_list, interval
 from pipelines.flink.tables import AD_CLICKS, CAMPAIGNS, COMMENTS, CREATOR_PROFILES, VIEWS
 
 MINUTE = "INTERVAL '1' MINUTE"
@@ -23,6 +23,7 @@ MINUTE = "INTERVAL '1' MINUTE"
 def utc(epoch_ms: str) -> str:
     """Epoch milliseconds -> TIMESTAMP(3) wall time in UTC (the session zone is UTC)."""
     return f"CAST(TO_TIMESTAMP_LTZ({epoch_ms}, 3) AS TIMESTAMP(3))"
+
 
 NUL = "CHR(0)"
 
@@ -134,7 +135,7 @@ GROUP BY window_start, window_end, window_time, click_id, event_time, user_id, v
 
 def clicks_checked() -> str:
     """Statuses 1-5 in DOMAIN order; NULL = candidate for the duplicate scan."""
-    view_part = f"SUBSTRING(best_view FROM 16)"
+    view_part = "SUBSTRING(best_view FROM 16)"
     nul_at = f"POSITION({NUL} IN {view_part})"
     return f"""
 CREATE TEMPORARY VIEW clicks_checked AS
@@ -298,11 +299,11 @@ def insert_attributed_clicks(s: Settings, sink: str) -> str:
     share = s.revenue_share_bp
     return f"""
 INSERT INTO {sink}
-SELECT click_id, {utc('event_time')}, user_id, ad_id, campaign_id, video_id, creator_id,
+SELECT click_id, {utc("event_time")}, user_id, ad_id, campaign_id, video_id, creator_id,
        status, currency, gross_micros, creator_micros, gross_micros - creator_micros,
        creator_eligible, payable,
        CASE WHEN status = 'valid' AND NOT payable THEN 'creator_not_eligible' END,
-       attributed_view_id, {utc('attributed_view_time')}
+       attributed_view_id, {utc("attributed_view_time")}
 FROM (
   SELECT *,
          CASE WHEN status = 'valid' AND creator_eligible
@@ -324,7 +325,7 @@ def insert_eligibility(sink: str) -> str:
     return f"""
 INSERT INTO {sink}
 SELECT creator_id, as_of, consistently_high, eligible, high_windows, reasons, followers,
-       lifetime_views, country, birth_date, {utc('profile_updated_at')}
+       lifetime_views, country, birth_date, {utc("profile_updated_at")}
 FROM eligibility"""
 
 

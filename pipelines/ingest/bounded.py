@@ -119,9 +119,7 @@ def ingest_folder(
         ]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(
-                ingest_stream, s, input_dir, clean_root / s.value, settings, reference_ms
-            )
+            pool.submit(ingest_stream, s, input_dir, clean_root / s.value, settings, reference_ms)
             for s in streams
         ]
         return [future.result() for future in futures]
