@@ -8,7 +8,7 @@ JARS_STAMP := infra/target/.jars
 DEMO_DIR ?= demo-data
 WAREHOUSE ?= .pulse/warehouse
 
-.PHONY: setup run test test-unit lint bench up down clean
+.PHONY: setup run test test-unit lint up down status kafka-status bench-kafka-baseline clean
 
 setup: $(STAMP) $(JARS_STAMP)
 
@@ -39,5 +39,22 @@ lint: setup
 	$(BIN)/ruff format --check pipelines jobs tests bench
 	$(BIN)/mypy
 
+# The streaming stack: Kafka broker (KRaft), topics, Faust ingest, Flink streaming job, loader.
+up: setup
+	bash infra/stack/up.sh
+
+down:
+	bash infra/stack/down.sh
+
+status: setup
+	$(BIN)/pulse status
+
+kafka-status:
+	@bash infra/kafka/status.sh
+
+bench-kafka-baseline: setup
+	bash infra/kafka/perf.sh
+
 clean:
+	-@bash infra/stack/down.sh 2>/dev/null
 	rm -rf .pulse $(DEMO_DIR)

@@ -8,11 +8,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from pipelines.commands import generate, migrate, produce, query, run
+from pipelines.commands import generate, migrate, produce, query, run, status
 from pipelines.config import CONFIG_FILE_ENV
 from pipelines.errors import PulseError
 
-COMMANDS = (generate, migrate, query, run, produce)
+COMMANDS = (generate, migrate, query, run, produce, status)
 
 
 def build_parser() -> argparse.ArgumentParser:

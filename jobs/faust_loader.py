@@ -1,0 +1,230 @@
+"""The warehouse loader: results topics -> ClickHouse, idempotent, offsets after rows.
+
+One Faust agent per topic (``load-<table>``) takes batches
+(``noack_take(N, within=S)``), converts them with
+:func:`pipelines.streaming.loader.batch_to_arrow` and bulk-inserts them. Events
+are acked (and their offsets become committable) only AFTER the insert
+returned, and for clicks after :func:`~pipelines.warehouse.rollups.rebuild_payouts`
+of the touched UTC days: a crash at any point redelivers the batch, and the
+re-insert replaces the same rows (ReplacingMergeTree keyed by natural keys;
+payouts are recomputed from ``fct_attributed_clicks FINAL``), so money is never
+double-counted.
+
+All warehouse work runs on ONE thread (chdb: one engine per process, one folder);
+this process must be the only one that opens an embedded warehouse folder.
+
+Run: ``python -m jobs.faust_loader worker --without-web -l info``. Environment:
+``PULSE_KAFKA_BOOTSTRAP``, ``PULSE_WAREHOUSE`` (settings), ``PULSE_LOADER_GROUP``
+(default ``pulse-loader``), ``PULSE_LOADER_BATCH`` (max rows per insert,
+default 5000), ``PULSE_LOADER_WITHIN_S`` (max wait to fill a batch, default
+0.5), ``PULSE_LOADER_DATADIR`` (default ``.pulse/stack/loader-data``),
+``PULSE_LOADER_JOURNAL`` (optional JSON Lines file: one line per stored batch
+with its offsets and the time it became visible; used by the latency benchmark).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import faust
+from prometheus_client import Counter, Histogram, start_http_server
+
+from pipelines.config import Settings, load_settings
+from pipelines.connectors.warehouse import Warehouse
+from pipelines.errors import PulseError
+from pipelines.metrics import ROWS_LOADED
+from pipelines.streaming.loader import (
+    CLICKS_TABLE,
+    TOPIC_TABLES,
+    Record,
+    batch_to_arrow,
+    click_days,
+)
+from pipelines.warehouse.migrations import migrate
+from pipelines.warehouse.rollups import rebuild_payouts
+
+log = logging.getLogger("pulse.loader")
+log.setLevel(logging.INFO)
+
+JOB = "streaming"
+GROUP = os.environ.get("PULSE_LOADER_GROUP", "pulse-loader")
+BATCH = int(os.environ.get("PULSE_LOADER_BATCH", "5000"))
+WITHIN_S = float(os.environ.get("PULSE_LOADER_WITHIN_S", "0.5"))
+DATADIR = os.environ.get("PULSE_LOADER_DATADIR", ".pulse/stack/loader-data")
+JOURNAL = os.environ.get("PULSE_LOADER_JOURNAL")
+ATTEMPTS = 8  # then the process exits without acking: the batch is redelivered on restart
+
+BAD_RECORDS = Counter(
+    "pulse_loader_bad_records_total",
+    "Records the loader could not convert (skipped and logged).",
+    ["topic"],
+)
+BATCH_SECONDS = Histogram(
+    "pulse_loader_batch_duration_seconds",
+    "Wall time to store one batch (convert, insert, rollup).",
+    ["table"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+
+
+class WarehouseWriter:
+    """Owns the warehouse connection; every call runs on its single thread."""
+
+    def __init__(self, settings: Settings, journal: Path | None) -> None:
+        self.settings = settings
+        self.journal = journal
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse")
+        self._wh: Warehouse | None = None
+
+    def _warehouse(self) -> Warehouse:
+        if self._wh is None:
+            wh = Warehouse.connect(self.settings)
+            migrate(wh)
+            self._wh = wh
+            log.info("warehouse %s open (database %s)", wh.target.display, wh.database)
+        return self._wh
+
+    def store(self, topic: str, records: Sequence[Record]) -> int:
+        """Insert one batch (and rebuild payouts for clicks). Blocking; warehouse thread only."""
+        started = time.perf_counter()
+        converted = batch_to_arrow(topic, records)
+        for record, why in converted.bad:
+            BAD_RECORDS.labels(topic).inc()
+            log.error(
+                "skipping unreadable record %s/%d@%d: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                why,
+            )
+        wh = self._warehouse()
+        rows = wh.insert_arrow(converted.table, converted.data)
+        if converted.table == CLICKS_TABLE and rows:
+            rebuild_payouts(wh, click_days(converted.data))
+        ROWS_LOADED.labels(JOB, converted.table).inc(rows)
+        BATCH_SECONDS.labels(converted.table).observe(time.perf_counter() - started)
+        if self.journal is not None:
+            self._write_journal(topic, records, rows)
+        return rows
+
+    def _write_journal(self, topic: str, records: Sequence[Record], rows: int) -> None:
+        assert self.journal is not None
+        line = {
+            "topic": topic,
+            "visible_ms": int(time.time() * 1000),
+            "rows": rows,
+            "offsets": sorted({(r.partition, r.offset) for r in records}),
+        }
+        with self.journal.open("a") as out:
+            out.write(json.dumps(line) + "\n")
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def close(self) -> None:
+        def _close() -> None:
+            if self._wh is not None:
+                self._wh.close()
+                self._wh = None
+
+        self._executor.submit(_close).result(timeout=60)
+        self._executor.shutdown(wait=True)
+
+
+settings = load_settings()
+writer = WarehouseWriter(settings, Path(JOURNAL) if JOURNAL else None)
+
+app = faust.App(
+    GROUP,
+    broker=f"kafka://{settings.kafka_bootstrap}",
+    store="memory://",
+    datadir=DATADIR,
+    web_enabled=False,
+    topic_partitions=1,
+    topic_replication_factor=1,
+    broker_commit_interval=0.5,
+    consumer_auto_offset_reset="earliest",
+    stream_buffer_maxsize=max(4096, 2 * BATCH),
+)
+
+
+def _record(event: Any) -> Record:
+    message = event.message
+    stamp = message.timestamp
+    return Record(
+        value=message.value,
+        timestamp_ms=round(stamp * 1000) if stamp is not None else 0,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+    )
+
+
+async def _store_with_retries(topic: str, records: Sequence[Record]) -> int:
+    delay = 0.5
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            rows: int = await writer.run(writer.store, topic, records)
+            return rows
+        except Exception as err:  # never ack what is not stored: retry, then exit
+            log.error(
+                "storing %d records of %s failed (try %d): %s", len(records), topic, attempt, err
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+    log.critical("giving up on %s: exiting WITHOUT committing (the batch is redelivered)", topic)
+    os._exit(70)
+
+
+def _make_agent(topic: str) -> Callable[[Any], AsyncIterator[None]]:
+    async def load(stream: Any) -> AsyncIterator[None]:
+        async for events in stream.noack_take(BATCH, within=WITHIN_S):
+            await _store_with_retries(topic, [_record(event) for event in events])
+            for event in events:  # offsets become committable only now
+                await stream.ack(event)
+            yield None
+
+    return load
+
+
+for _topic in TOPIC_TABLES:
+    _channel = app.topic(
+        _topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+    app.agent(_channel, name=f"load-{TOPIC_TABLES[_topic]}")(_make_agent(_topic))
+
+
+async def _open_warehouse() -> None:
+    """Open (and migrate) the warehouse at start: fail fast when it is locked."""
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr="127.0.0.1")
+    try:
+        await writer.run(writer._warehouse)
+    except PulseError as err:
+        log.critical("%s", err)
+        os._exit(2)
+
+
+app.task(_open_warehouse)
+
+
+def main() -> None:
+    try:
+        app.main()
+    finally:
+        writer.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 1:
+        sys.argv += ["worker", "--without-web", "-l", "info"]
+    main()

@@ -1,0 +1,136 @@
+"""``pulse status [--wait] [--timeout S]``: is the streaming stack alive, and caught up?
+
+Prints each component (broker, ingest, flink, loader: pid alive), the
+consumer lag of each stage's group per topic, and Flink's current watermark
+(from the REST API of its mini-cluster, ``PULSE_FLINK_REST_PORT``, default
+8081). ``--wait`` blocks until everything produced so far has been processed
+and stored: stage by stage, the end offsets at that moment must be committed
+by the stage's group (ingest: raw.*; flink: clean.*, committed on completed
+checkpoints, after its results were flushed; loader: results.*, committed
+after the rows are in the warehouse). Exit 0 when caught up; 1 on timeout; 3
+when a component is dead (its pid file remains but the process is gone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from pipelines.config import load_settings
+from pipelines.connectors.kafka_broker import port_open
+from pipelines.streaming import stack
+from pipelines.streaming.monitor import (
+    Stage,
+    StageLag,
+    flink_job_state,
+    stage_lags,
+    stages,
+)
+
+EXIT_TIMEOUT = 1
+EXIT_DEAD = 3
+POLL_S = 0.5
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "status",
+        help="state of the streaming stack: components, consumer lag, watermark",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--wait", action="store_true", help="block until all input so far is stored"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, metavar="S", help="--wait limit (default 300 s)"
+    )
+    parser.set_defaults(func=execute)
+
+
+def _fmt_ms(ms: int | None) -> str:
+    if ms is None:
+        return "none yet"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def dead_components() -> list[str]:
+    """Jobs whose pid file remains but whose process is gone."""
+    return [job.name for job in stack.jobs() if stack.job_state(job) == "dead"]
+
+
+def _rest_port() -> int:
+    return int(os.environ.get("PULSE_FLINK_REST_PORT", "8081"))
+
+
+def print_status(bootstrap: str, lags: list[StageLag] | None) -> None:
+    host, port = bootstrap.split(":")
+    alive = port_open(host, int(port))
+    print(f"kafka   {'running' if alive else 'NOT REACHABLE'} ({bootstrap})")
+    for job in stack.jobs():
+        pid = stack.job_pid(job)
+        state = stack.job_state(job)
+        print(f"{job.name:<7} {state}{f' (pid {pid})' if pid else ''}")
+    flink = flink_job_state(_rest_port())
+    if flink is None:
+        print("watermark: unknown (no Flink REST answer)")
+    else:
+        print(f"flink job {flink.job_id} {flink.state}; watermark {_fmt_ms(flink.watermark_ms)}")
+        for sink, mark in sorted(flink.sink_watermarks.items()):
+            print(f"    {sink:<34} watermark {_fmt_ms(mark)}")
+    for stage_lag in lags or []:
+        print(f"lag {stage_lag.stage.name} (group {stage_lag.stage.group}): {stage_lag.lag}")
+        for topic in stage_lag.topics:
+            print(f"    {topic.topic:<34} end {topic.end:>10}  lag {topic.lag:>10}")
+
+
+async def wait_stored(
+    bootstrap: str,
+    wanted: tuple[Stage, ...],
+    timeout: float,
+    check_alive: bool = True,
+) -> tuple[int, str]:
+    """Drain the stages in order; ``(exit code, reason)``."""
+    deadline = time.monotonic() + timeout
+    for stage in wanted:
+        target = (await stage_lags(bootstrap, (stage,)))[0]
+        ends = {t.topic: t.end for t in target.topics}
+        while True:
+            if check_alive:
+                dead = dead_components()
+                if dead:
+                    return EXIT_DEAD, f"component(s) dead: {', '.join(dead)}"
+            now = (await stage_lags(bootstrap, (stage,)))[0]
+            behind = [t for t in now.topics if t.committed < ends.get(t.topic, 0)]
+            if not behind:
+                break
+            if time.monotonic() > deadline:
+                worst = ", ".join(f"{t.topic} {ends[t.topic] - t.committed} behind" for t in behind)
+                return EXIT_TIMEOUT, (
+                    f"timeout after {timeout:.0f}s: {stage.name} (group {stage.group}): {worst}"
+                )
+            await asyncio.sleep(POLL_S)
+    return 0, "all input so far is stored"
+
+
+def execute(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    bootstrap = settings.kafka_bootstrap
+    host, port = bootstrap.split(":")
+    if not port_open(host, int(port)):
+        print_status(bootstrap, None)
+        print(f"pulse status: no Kafka broker at {bootstrap}", file=sys.stderr)
+        return EXIT_DEAD
+    wanted = stages()
+    if not args.wait:
+        print_status(bootstrap, asyncio.run(stage_lags(bootstrap, wanted)))
+        return EXIT_DEAD if dead_components() else 0
+    code, reason = asyncio.run(wait_stored(bootstrap, wanted, args.timeout))
+    print_status(bootstrap, asyncio.run(stage_lags(bootstrap, wanted)))
+    print(f"pulse status: {reason}", file=sys.stderr if code else sys.stdout)
+    return code

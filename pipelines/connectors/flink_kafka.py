@@ -1,0 +1,118 @@
+"""Kafka connectors of the streaming run: clean topics in, results topics out.
+
+The same interface as :class:`pipelines.connectors.flink_files.FileConnector`
+(``source_options`` / ``sink_options`` per table), so the job logic
+(:func:`pipelines.flink.job.build_statements`) is unchanged. Topic names and
+keys follow ``infra/kafka/TOPICS.md``:
+
+* sources read ``clean.<stream>`` (value = the clean JSON of
+  :func:`pipelines.domain.events.to_clean_json`; the key is not read). The
+  start position is the consumer group's committed offsets (committed by
+  Flink on every completed checkpoint), ``earliest`` for a new group; a
+  restore from a checkpoint overrides it with the offsets in the checkpoint.
+* sinks write ``results.<name>`` with the same JSON value as the bounded run's
+  result files (ISO-8601 zone-less UTC timestamps) and the natural id as the
+  raw UTF-8 key. Delivery is at-least-once (flushed on every checkpoint): the
+  loader is idempotent (ReplacingMergeTree keyed by natural keys), so a
+  re-emitted row after a restart never double-counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.connectors.kafka_broker import parse_bootstrap
+from pipelines.flink.tables import (
+    AD_CLICKS,
+    ATTRIBUTED_CLICKS,
+    CAMPAIGNS,
+    COMMENTS,
+    CREATOR_PROFILES,
+    ELIGIBILITY,
+    ELIGIBILITY_TRANSITIONS,
+    ENGAGEMENT_WINDOWS,
+    VIEWS,
+    SinkTable,
+    SourceTable,
+)
+
+#: Flink's consumer group on the clean topics (offsets committed on checkpoints).
+DEFAULT_GROUP = "pulse-flink"
+
+SOURCE_TOPICS: dict[str, str] = {
+    VIEWS.name: "clean.views",
+    COMMENTS.name: "clean.comments",
+    AD_CLICKS.name: "clean.ad_clicks",
+    CREATOR_PROFILES.name: "clean.creator_profiles",
+    CAMPAIGNS.name: "clean.campaigns",
+}
+
+#: sink table -> (topic, key column)
+SINK_TOPICS: dict[str, tuple[str, str]] = {
+    ATTRIBUTED_CLICKS.name: ("results.attributed_clicks", "click_id"),
+    ENGAGEMENT_WINDOWS.name: ("results.engagement_windows", "creator_id"),
+    ELIGIBILITY.name: ("results.eligibility", "creator_id"),
+    ELIGIBILITY_TRANSITIONS.name: ("results.eligibility_transitions", "creator_id"),
+}
+
+JSON_VALUE = {
+    "value.format": "json",
+    "value.json.timestamp-format.standard": "ISO-8601",
+    "value.json.fail-on-missing-field": "false",
+    # Clean topics are written by ingest only: a malformed record is a bug, and
+    # the job fails (and restarts from its checkpoint) rather than skip it.
+    "value.json.ignore-parse-errors": "false",
+}
+
+
+def connector_jar(jars_dir: Path) -> Path:
+    """The Flink Kafka SQL connector jar fetched by ``make setup``."""
+    found = sorted((jars_dir / "flink").glob("flink-sql-connector-kafka-*.jar"))
+    if not found:
+        raise FileNotFoundError(
+            f"no flink-sql-connector-kafka jar in {jars_dir / 'flink'}: run `make setup`"
+        )
+    return found[-1]
+
+
+@dataclass(frozen=True)
+class KafkaConnector:
+    """Where the streaming job reads clean events and writes results."""
+
+    bootstrap: str
+    group_id: str = DEFAULT_GROUP
+    #: ``group-offsets`` (resume) or ``earliest-offset`` (reprocess everything)
+    startup_mode: str = "group-offsets"
+
+    def __post_init__(self) -> None:
+        parse_bootstrap(self.bootstrap)  # loopback only
+        if self.startup_mode not in ("group-offsets", "earliest-offset"):
+            raise ValueError(f"unsupported startup mode {self.startup_mode!r}")
+
+    def source_options(self, source: SourceTable) -> dict[str, str]:
+        return {
+            "connector": "kafka",
+            "topic": SOURCE_TOPICS[source.name],
+            "properties.bootstrap.servers": self.bootstrap,
+            "properties.group.id": self.group_id,
+            "properties.auto.offset.reset": "earliest",
+            "properties.isolation.level": "read_committed",
+            "scan.startup.mode": self.startup_mode,
+            "scan.topic-partition-discovery.interval": "60 s",
+            **JSON_VALUE,
+        }
+
+    def sink_options(self, sink: SinkTable) -> dict[str, str]:
+        topic, key = SINK_TOPICS[sink.name]
+        return {
+            "connector": "kafka",
+            "topic": topic,
+            "properties.bootstrap.servers": self.bootstrap,
+            "properties.linger.ms": "5",
+            "key.format": "raw",
+            "key.fields": key,
+            "value.fields-include": "ALL",
+            "sink.delivery-guarantee": "at-least-once",
+            **JSON_VALUE,
+        }

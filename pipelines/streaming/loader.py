@@ -1,0 +1,236 @@
+"""Pure batching of Kafka records into Arrow tables for the warehouse (no Kafka, no I/O).
+
+The loader (``jobs/faust_loader.py``) hands each batch of one topic to
+:func:`batch_to_arrow` and inserts the result. Values are parsed exactly like
+the bounded run's files:
+
+* ``results.*`` carry the JSON of the Flink file sinks (ISO-8601, zone-less UTC
+  timestamps): the reader of :mod:`pipelines.load.results` is reused;
+* ``clean.creator_profiles`` / ``clean.campaigns`` carry clean JSON (epoch ms),
+  read like :mod:`pipelines.load.dims`;
+* ``deadletter.rejected`` / ``results.late_events`` carry the ingest's JSON
+  contract (``raw_b64`` is the payload as received).
+
+A record that cannot be parsed never stops the batch: it is returned in
+:attr:`Converted.bad` for the caller to log and count (results topics are
+written by our own jobs only, so a bad record is a bug to investigate, not input).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
+
+from pipelines.load.results import _read_type as result_read_type
+from pipelines.warehouse.tables import arrow_schema
+
+RESULT_TOPICS: dict[str, str] = {
+    "results.attributed_clicks": "fct_attributed_clicks",
+    "results.engagement_windows": "fct_engagement_windows",
+    "results.eligibility": "fct_eligibility",
+    "results.eligibility_transitions": "fct_eligibility_transitions",
+}
+DIMENSION_TOPICS: dict[str, str] = {
+    "clean.creator_profiles": "dim_creator_profiles",
+    "clean.campaigns": "dim_campaigns",
+}
+REJECTED_TOPIC = "deadletter.rejected"
+LATE_TOPIC = "results.late_events"
+CLICKS_TABLE = "fct_attributed_clicks"
+
+TOPIC_TABLES: dict[str, str] = {
+    **RESULT_TOPICS,
+    **DIMENSION_TOPICS,
+    REJECTED_TOPIC: "raw_rejected_events",
+    LATE_TOPIC: "raw_late_events",
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One Kafka record as the loader sees it."""
+
+    value: bytes | None
+    timestamp_ms: int  # broker time (LogAppendTime): stable across redelivery
+    topic: str = ""
+    partition: int = 0
+    offset: int = 0
+
+
+@dataclass
+class Converted:
+    table: str
+    data: pa.Table
+    bad: list[tuple[Record, str]] = field(default_factory=list)
+
+
+def batch_to_arrow(topic: str, records: Sequence[Record]) -> Converted:
+    """The Arrow table (warehouse schema) for a batch of one topic's records."""
+    table = TOPIC_TABLES[topic]
+    if topic in RESULT_TOPICS:
+        return _json_lines(table, records, _result_read_schema(table))
+    if topic in DIMENSION_TOPICS:
+        return _json_lines(table, records, _dimension_read_schema(table))
+    if topic == REJECTED_TOPIC:
+        return _rows(table, records, _rejected_row)
+    if topic == LATE_TOPIC:
+        return _rows(table, records, _late_row)
+    raise KeyError(f"no warehouse table for topic {topic!r}")
+
+
+def click_days(data: pa.Table) -> list[date]:
+    """UTC days of the clicks in a ``fct_attributed_clicks`` batch (payouts to rebuild)."""
+    if data.num_rows == 0:
+        return []
+    days = pc.unique(pc.cast(data.column("event_time"), pa.date32()))
+    return sorted(day for day in days.to_pylist() if day is not None)
+
+
+# --- JSON Lines values (results, dimensions) ------------------------------------------
+
+
+def _result_read_schema(table: str) -> pa.Schema:
+    target = arrow_schema(table)
+    return pa.schema([pa.field(f.name, result_read_type(f.type), nullable=True) for f in target])
+
+
+def _dimension_read_schema(table: str) -> pa.Schema:
+    def read_type(kind: pa.DataType) -> pa.DataType:
+        if pa.types.is_timestamp(kind):
+            return pa.int64()  # clean JSON: instants are epoch ms
+        if pa.types.is_date(kind):
+            return pa.string()
+        return kind
+
+    return pa.schema([pa.field(f.name, read_type(f.type)) for f in arrow_schema(table)])
+
+
+def _parse_lines(payload: bytes, schema: pa.Schema, unexpected: str) -> pa.Table:
+    options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior=unexpected)
+    read = pajson.ReadOptions(block_size=max(1 << 20, len(payload) + 1))
+    return pajson.read_json(pa.BufferReader(payload), read_options=read, parse_options=options)
+
+
+def _json_lines(table: str, records: Sequence[Record], read_schema: pa.Schema) -> Converted:
+    target = arrow_schema(table)
+    # results must match the sink schema exactly; clean changelogs carry more fields
+    unexpected = "error" if table in RESULT_TOPICS.values() else "ignore"
+    good: list[Record] = []
+    bad: list[tuple[Record, str]] = []
+    for record in records:
+        value = record.value
+        if not value or b"\n" in value or b"\r" in value:
+            bad.append((record, "empty value" if not value else "multi-line value"))
+        else:
+            good.append(record)
+    parts: list[pa.Table] = []
+    if good:
+        try:
+            parts.append(
+                _parse_lines(b"\n".join(r.value or b"" for r in good), read_schema, unexpected)
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            for record in good:  # isolate the bad record(s); keep the rest
+                try:
+                    parts.append(_parse_lines(record.value or b"", read_schema, unexpected))
+                except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+                    bad.append((record, str(err).splitlines()[0]))
+    if not parts:
+        return Converted(table, target.empty_table(), bad)
+    data = pa.concat_tables(parts).select(target.names)
+    try:
+        return Converted(table, data.cast(target), bad)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:  # e.g. a null in a key column
+        return Converted(table, target.empty_table(), bad + [(r, str(err)) for r in good])
+
+
+# --- ingest's JSON contract (dead letters, late events) ---------------------------------
+
+
+def _payload(obj: dict[str, Any]) -> bytes:
+    raw_b64 = obj.get("raw_b64")
+    if isinstance(raw_b64, str):
+        return base64.b64decode(raw_b64, validate=True)
+    raw = obj.get("raw")
+    if isinstance(raw, str):
+        return raw.encode("utf-8", "surrogateescape")
+    raise ValueError("neither raw_b64 nor raw")
+
+
+def _object(record: Record) -> dict[str, Any]:
+    obj = json.loads(record.value or b"")
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    return obj
+
+
+def _text(obj: dict[str, Any], name: str) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is not a string")
+    return value
+
+
+def _int(obj: dict[str, Any], name: str) -> int:
+    value = obj.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{name} is not an integer")
+    return value
+
+
+def _rejected_row(record: Record) -> dict[str, Any]:
+    obj = _object(record)
+    offset = obj.get("offset")
+    detail = obj.get("detail")
+    return {
+        "stream": _text(obj, "stream"),
+        "source": _text(obj, "source"),
+        "line": None,
+        "offset": offset if isinstance(offset, int) and offset >= 0 else None,
+        "reason": _text(obj, "reason"),
+        "raw": _payload(obj),
+        "detail": detail if isinstance(detail, str) else "",
+        # broker arrival time of the dead letter: the same on every redelivery
+        "rejected_at": record.timestamp_ms,
+    }
+
+
+def _late_row(record: Record) -> dict[str, Any]:
+    obj = _object(record)
+    reason = obj.get("reason")
+    return {
+        "stream": _text(obj, "stream"),
+        "event_id": _text(obj, "event_id"),
+        "event_time": _int(obj, "event_time"),
+        "watermark": _int(obj, "watermark"),
+        "raw": _payload(obj),
+        "reason": reason if isinstance(reason, str) and reason else "beyond_allowed_lateness",
+    }
+
+
+def _rows(table: str, records: Sequence[Record], convert: Any) -> Converted:
+    schema = arrow_schema(table)
+    schema = schema.set(schema.get_field_index("raw"), pa.field("raw", pa.binary(), False))
+    rows: list[dict[str, Any]] = []
+    bad: list[tuple[Record, str]] = []
+    for record in records:
+        try:
+            rows.append(convert(record))
+        except (ValueError, TypeError, UnicodeError) as err:
+            bad.append((record, str(err)))
+    arrays = []
+    for f in schema:
+        values = [row[f.name] for row in rows]
+        if pa.types.is_timestamp(f.type):
+            arrays.append(pa.array(values, pa.int64()).cast(f.type))
+        else:
+            arrays.append(pa.array(values, f.type))
+    return Converted(table, pa.Table.from_arrays(arrays, schema=schema), bad)

@@ -1,0 +1,226 @@
+"""``make up`` / ``make down``: the local streaming stack as background processes.
+
+Components, started in this order and stopped in reverse (``down`` stops the
+loader LAST among the jobs, so every batch the others produced can still be
+stored and the warehouse folder is closed and unlocked; the broker goes
+after it):
+
+* ``kafka``  the local broker (``pipelines.connectors.kafka_broker``), then the topics;
+* ``ingest`` the Faust ingest (``python -m jobs.faust_ingest worker``; skipped
+  with a note while that module does not exist; ``PULSE_INGEST_CMD`` overrides);
+* ``flink``  ``python -m jobs.flink_streaming`` (checkpoints in ``.pulse/flink``);
+* ``loader`` ``python -m jobs.faust_loader worker`` (the only process that opens
+  an embedded warehouse folder while the stack runs).
+
+Each job runs in its own session (process group) with ``<stack>/<name>.pid``
+and ``<stack>/<name>.log`` (``.pulse/stack`` by default, ``PULSE_STACK_DIR``).
+A pid is only ever signalled after its command line was checked to be the job
+started here (a recycled pid is never killed). ``up`` and ``down`` are safe to
+repeat.
+
+    python -m pipelines.streaming.stack up|down|ps
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.config import load_settings
+from pipelines.connectors.kafka_broker import (
+    DEFAULT_DATA_DIR,
+    KafkaBrokerError,
+    LocalKafkaBroker,
+    ensure_topics,
+    parse_bootstrap,
+    pulse_topics,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+STACK_DIR = Path(os.environ.get("PULSE_STACK_DIR", ".pulse/stack"))
+STOP_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    argv: tuple[str, ...]
+    marker: str  # must appear in /proc/<pid>/cmdline
+
+    def pid_file(self, stack_dir: Path) -> Path:
+        return stack_dir / f"{self.name}.pid"
+
+    def log_file(self, stack_dir: Path) -> Path:
+        return stack_dir / f"{self.name}.log"
+
+
+def jobs() -> list[Job]:
+    """The job processes in start order (ingest only when its module exists)."""
+    py = sys.executable
+    out = []
+    custom = os.environ.get("PULSE_INGEST_CMD")
+    if custom:
+        argv = tuple(shlex.split(custom))
+        out.append(Job("ingest", argv, argv[-1] if len(argv) < 3 else argv[2]))
+    elif (REPO / "jobs" / "faust_ingest.py").is_file():
+        out.append(
+            Job(
+                "ingest",
+                (py, "-m", "jobs.faust_ingest", "worker", "--without-web", "-l", "info"),
+                "jobs.faust_ingest",
+            )
+        )
+    out.append(Job("flink", (py, "-m", "jobs.flink_streaming"), "jobs.flink_streaming"))
+    out.append(
+        Job(
+            "loader",
+            (py, "-m", "jobs.faust_loader", "worker", "--without-web", "-l", "info"),
+            "jobs.faust_loader",
+        )
+    )
+    return out
+
+
+def _cmdline(pid: int) -> str | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    if stat.rpartition(")")[2].split()[0] == "Z":
+        return None
+    return raw.replace(b"\0", b" ").decode(errors="replace")
+
+
+def job_pid(job: Job, stack_dir: Path = STACK_DIR) -> int | None:
+    """The pid of ``job`` if it runs (checked by command line), else None."""
+    try:
+        pid = int(job.pid_file(stack_dir).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    cmd = _cmdline(pid)
+    return pid if cmd is not None and job.marker in cmd else None
+
+
+def job_state(job: Job, stack_dir: Path = STACK_DIR) -> str:
+    """``running``, ``dead`` (pid file left by a process that died) or ``stopped``."""
+    if job_pid(job, stack_dir) is not None:
+        return "running"
+    return "dead" if job.pid_file(stack_dir).exists() else "stopped"
+
+
+def start_job(job: Job, stack_dir: Path = STACK_DIR) -> tuple[int, bool]:
+    """Start ``job`` in the background unless it runs; ``(pid, started_now)``."""
+    pid = job_pid(job, stack_dir)
+    if pid is not None:
+        return pid, False
+    stack_dir.mkdir(parents=True, exist_ok=True)
+    with job.log_file(stack_dir).open("ab") as log:
+        log.write(f"\n===== {time.strftime('%F %T')} starting {' '.join(job.argv)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            job.argv,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    job.pid_file(stack_dir).write_text(f"{proc.pid}\n")
+    return proc.pid, True
+
+
+def stop_job(job: Job, stack_dir: Path = STACK_DIR, timeout: float = STOP_TIMEOUT_S) -> bool:
+    """SIGTERM the job (it shuts down cleanly: Flink cancels with its checkpoint kept,
+    Faust stops its agents), wait, then SIGKILL its process group. Whether one ran."""
+    pid = job_pid(job, stack_dir)
+    if pid is None:
+        job.pid_file(stack_dir).unlink(missing_ok=True)
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _cmdline(pid) is not None:
+        time.sleep(0.2)
+    if _cmdline(pid) is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    # children of the group (e.g. PyFlink's JVM) go with it
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, 0)
+        time.sleep(1.0)
+        os.killpg(pid, signal.SIGKILL)
+    job.pid_file(stack_dir).unlink(missing_ok=True)
+    return True
+
+
+def broker() -> LocalKafkaBroker:
+    settings = load_settings()
+    _, port = parse_bootstrap(settings.kafka_bootstrap)
+    data_dir = Path(os.environ.get("PULSE_KAFKA_DATA_DIR", str(DEFAULT_DATA_DIR)))
+    return LocalKafkaBroker(data_dir, port)
+
+
+def up() -> int:
+    kafka = broker()
+    was_running = kafka.is_running()
+    kafka.start()
+    print(f"kafka:  {'already running' if was_running else 'started'} on {kafka.bootstrap}")
+    report = asyncio.run(ensure_topics(kafka.bootstrap, pulse_topics()))
+    print(f"topics: {len(report.created)} created, {len(report.existing)} present")
+    names = [job.name for job in jobs()]
+    if "ingest" not in names:
+        print("ingest: jobs/faust_ingest.py not found: not started (set PULSE_INGEST_CMD)")
+    for job in jobs():
+        pid, started = start_job(job)
+        what = "started" if started else "already running"
+        print(f"{job.name}: {what} (pid {pid}), log {job.log_file(STACK_DIR)}")
+    return 0
+
+
+def down() -> int:
+    for job in reversed(jobs()):  # loader last of the jobs
+        if job.name == "loader":
+            continue
+        print(f"{job.name}: {'stopped' if stop_job(job) else 'not running'}")
+    loader = next(job for job in jobs() if job.name == "loader")
+    print(f"loader: {'stopped' if stop_job(loader) else 'not running'}")
+    kafka = broker()
+    print(f"kafka:  {'stopped' if kafka.stop() else 'not running'}")
+    return 0
+
+
+def ps() -> int:
+    kafka = broker()
+    print(f"kafka:  {'running' if kafka.is_running() else 'stopped'}")
+    worst = 0
+    for job in jobs():
+        state = job_state(job)
+        worst = max(worst, {"running": 0, "stopped": 1, "dead": 2}[state])
+        print(f"{job.name}: {state}")
+    return worst
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.streaming.stack")
+    parser.add_argument("command", choices=("up", "down", "ps"))
+    args = parser.parse_args(argv)
+    try:
+        return {"up": up, "down": down, "ps": ps}[args.command]()
+    except KafkaBrokerError as err:
+        print(f"stack: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
