@@ -83,7 +83,8 @@ FROM (
          JSONExtractString(line, 'user_agent') AS ua,
          JSONExtractRaw(line, 'event_time') AS t_raw,
          if(startsWith(t_raw, '"'),
-            toUnixTimestamp64Milli(parseDateTime64BestEffortOrNull(JSONExtractString(line, 'event_time'), 3, 'UTC')),
+            toUnixTimestamp64Milli(parseDateTime64BestEffortOrNull(
+              JSONExtractString(line, 'event_time'), 3, 'UTC')),
             toInt64OrNull(t_raw)) AS t_ms,
          arrayJoin(range(0, 7)) AS k,
          toDateTime(intDiv(t_ms, 86400000) * 86400 - k * 86400, 'UTC') AS window_start

@@ -20,6 +20,8 @@ Settings: the pulse Settings (``PULSE_KAFKA_BOOTSTRAP``, ``PULSE_DEDUP_HORIZON_M
 ``PULSE_INGEST_STREAMS``       comma-separated streams (default: all five)
 ``PULSE_INGEST_MAX_BATCH``     records per poll and batch (default 20000)
 ``PULSE_INGEST_SESSION_TIMEOUT_MS`` consumer session timeout (default 10000)
+``PULSE_INGEST_IDLE_TIMEOUT_S``  a raw partition with no on-time event yet holds its stream's
+                               watermark until caught up this long (default 30, like Flink's)
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def runner_config() -> RunnerConfig:
         allowed_lateness_ms=settings.allowed_lateness_ms,
         max_batch=int(env.get("PULSE_INGEST_MAX_BATCH", "20000")),
         session_timeout_ms=int(env.get("PULSE_INGEST_SESSION_TIMEOUT_MS", "10000")),
+        idle_timeout_s=float(env.get("PULSE_INGEST_IDLE_TIMEOUT_S", "30")),
     )
 
 

@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     allowed_lateness_ms: int = Field(default=HOUR_MS, ge=0)
 
     # --- operations --------------------------------------------------------------------
-    flink_parallelism: int = Field(default=2, ge=1)
+    # 1 measured fastest on 2 cores (BENCHMARKS.md): operators already run in separate threads.
+    flink_parallelism: int = Field(default=1, ge=1)
     metrics_port: int | None = Field(default=None, description="serve Prometheus metrics here")
 
     @classmethod

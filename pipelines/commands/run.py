@@ -38,7 +38,9 @@ def register(sub: Any) -> None:
         metavar="T",
         help="reference clock of the future-event rule: epoch ms or RFC 3339 (default: now)",
     )
-    parser.add_argument("--parallelism", type=int, help="Flink parallelism (default 2)")
+    parser.add_argument(
+        "--parallelism", type=int, help="Flink parallelism (default 1, PULSE_FLINK_PARALLELISM)"
+    )
     parser.add_argument("--keep-work-dir", action="store_true", help="keep intermediate files")
     parser.add_argument("--no-report", action="store_true", help="skip the report")
     parser.set_defaults(func=execute)

@@ -48,6 +48,17 @@ def register(sub: Any) -> None:
         "--wait", action="store_true", help="block until all input so far is stored"
     )
     parser.add_argument(
+        "--settle",
+        type=float,
+        default=45.0,
+        metavar="S",
+        help=(
+            "--wait: after every stage drained, the results must stay unchanged this long "
+            "(default 45 s = Flink's source idle timeout 30 s + a checkpoint + margin: quiet "
+            "changelog topics only stop holding the watermark after the idle timeout)"
+        ),
+    )
+    parser.add_argument(
         "--timeout", type=float, default=300.0, metavar="S", help="--wait limit (default 300 s)"
     )
     parser.set_defaults(func=execute)
@@ -94,8 +105,9 @@ async def wait_stored(
     wanted: tuple[Stage, ...],
     timeout: float,
     check_alive: bool = True,
+    settle: float = 0.0,
 ) -> tuple[int, str]:
-    """Drain the stages in order; ``(exit code, reason)``."""
+    """Drain the stages in order, then let the results settle; ``(exit code, reason)``."""
     deadline = time.monotonic() + timeout
     for stage in wanted:
         target = (await stage_lags(bootstrap, (stage,)))[0]
@@ -115,7 +127,37 @@ async def wait_stored(
                     f"timeout after {timeout:.0f}s: {stage.name} (group {stage.group}): {worst}"
                 )
             await asyncio.sleep(POLL_S)
-    return 0, "all input so far is stored"
+    return await _settle(bootstrap, wanted[-1], deadline, settle, check_alive)
+
+
+async def _settle(
+    bootstrap: str, last: Stage, deadline: float, settle: float, check_alive: bool
+) -> tuple[int, str]:
+    """Wait until the last stage's input (the results) and Flink's watermark stop moving.
+
+    Draining the lags is not enough: windows and joins emit when the watermark
+    advances, which for quiet inputs happens only after Flink's idle timeout.
+    """
+    rest_port = _rest_port()
+    quiet_since = time.monotonic()
+    previous: tuple[object, ...] | None = None
+    while True:
+        if check_alive:
+            dead = dead_components()
+            if dead:
+                return EXIT_DEAD, f"component(s) dead: {', '.join(dead)}"
+        lag = (await stage_lags(bootstrap, (last,)))[0]
+        flink = flink_job_state(rest_port)
+        marks = tuple(sorted(flink.sink_watermarks.items())) if flink else ()
+        snapshot = (tuple((t.topic, t.end) for t in lag.topics), marks)
+        stored = all(t.committed >= t.end for t in lag.topics)
+        if snapshot != previous or not stored:
+            previous, quiet_since = snapshot, time.monotonic()
+        elif time.monotonic() - quiet_since >= settle:
+            return 0, "all input so far is stored"
+        if time.monotonic() > deadline:
+            return EXIT_TIMEOUT, f"timeout: results still changing after {settle:.0f}s settle"
+        await asyncio.sleep(POLL_S)
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -130,7 +172,7 @@ def execute(args: argparse.Namespace) -> int:
     if not args.wait:
         print_status(bootstrap, asyncio.run(stage_lags(bootstrap, wanted)))
         return EXIT_DEAD if dead_components() else 0
-    code, reason = asyncio.run(wait_stored(bootstrap, wanted, args.timeout))
+    code, reason = asyncio.run(wait_stored(bootstrap, wanted, args.timeout, settle=args.settle))
     print_status(bootstrap, asyncio.run(stage_lags(bootstrap, wanted)))
     print(f"pulse status: {reason}", file=sys.stderr if code else sys.stdout)
     return code

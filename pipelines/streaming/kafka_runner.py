@@ -75,6 +75,7 @@ from pipelines.streaming.ingest import (
     TIME_HEADER,
     ChangelogRecord,
     Outcome,
+    Output,
     StreamIngestor,
     Topics,
     parse_src,
@@ -100,6 +101,9 @@ class RunnerConfig:
     watermark_delay_ms: int = 300_000
     allowed_lateness_ms: int = 3_600_000
     max_batch: int = 20_000
+    #: a raw partition with no on-time event holds its stream's watermark back until it has
+    #: been caught up (no unread data) for this long, like Flink's source idle timeout
+    idle_timeout_s: float = 30.0
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 2_000
 
@@ -205,6 +209,8 @@ class IngestRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._reader: AIOKafkaConsumer | None = None  # changelog restore and output scans
+        self._next_offset: dict[TopicPartition, int] = {}
+        self._idle_since: dict[TopicPartition, float] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -222,6 +228,7 @@ class IngestRunner:
                         self._new.clear()
                     if records:
                         await self._process(records)
+                    self._release_idle()
         finally:
             await self._stop()
 
@@ -307,6 +314,8 @@ class IngestRunner:
             for tp in revoked:
                 self._emitted.pop(tp, None)
                 self._new.discard(tp)
+                self._next_offset.pop(tp, None)
+                self._idle_since.pop(tp, None)
                 by_stream[self._raw_stream[tp.topic]].append(tp.partition)
             for stream, parts in by_stream.items():
                 self.ingestors[stream].forget(parts)
@@ -352,11 +361,15 @@ class IngestRunner:
                 await self._consumer.commit(
                     {tp: OffsetAndMetadata(begin[tp], self._marks(stream)) for tp in fresh}
                 )
-            raw_ends = await self._end_offsets(tps)
+            ingestor = self.ingestors[stream]
             for tp in tps:
-                start = begin[tp] if tp in fresh else max(committed[tp].offset, begin[tp])
-                if raw_ends[tp] > start:  # unread data: hold the watermark until it speaks
-                    self.ingestors[stream].waiting.add(tp.partition)
+                self._next_offset[tp] = (
+                    begin[tp] if tp in fresh else max(committed[tp].offset, begin[tp])
+                )
+                clock = ingestor.clocks.get(tp.partition)
+                if clock is None or clock[1] is None:
+                    # no on-time event yet: hold the watermark until it speaks or is idle
+                    ingestor.waiting.add(tp.partition)
         log.info(
             "ingest: prepared %d partitions in %.2fs (redelivery candidates: %d)",
             len(assigned),
@@ -441,6 +454,28 @@ class IngestRunner:
             found[raw_tp][offset] = (outcome, key, when)
         return found
 
+    def _release_idle(self) -> None:
+        """Partitions caught up for ``idle_timeout_s`` stop holding their stream's watermark.
+
+        A partition that merely has not delivered yet (a producer's sticky batches land on
+        one partition at a time) must hold it, or its events would be declared late wholesale.
+        """
+        assert self._consumer is not None
+        now = time.monotonic()
+        for tp, next_offset in self._next_offset.items():
+            ingestor = self.ingestors[self._raw_stream[tp.topic]]
+            if tp.partition not in ingestor.waiting:
+                self._idle_since.pop(tp, None)
+                continue
+            highwater = self._consumer.highwater(tp)
+            if highwater is None or next_offset < highwater:
+                self._idle_since.pop(tp, None)
+                continue
+            since = self._idle_since.setdefault(tp, now)
+            if now - since >= self.config.idle_timeout_s:
+                ingestor.waiting.discard(tp.partition)
+                self._idle_since.pop(tp, None)
+
     # -- the batch ---------------------------------------------------------------------------
     async def _process(self, records: Mapping[TopicPartition, list[Any]]) -> None:
         assert self._producer is not None and self._consumer is not None
@@ -451,6 +486,7 @@ class IngestRunner:
         redelivered: Counter[str] = Counter()
         commits: dict[TopicPartition, int] = {}
         streams_touched: set[Stream] = set()
+        clean: list[tuple[int, int, Output]] = []
         for tp, msgs in records.items():
             if not msgs:
                 continue
@@ -472,16 +508,31 @@ class IngestRunner:
                 decision = decide(msg.value or b"", topic, partition, msg.offset)
                 counts[(stream.value, decision.outcome)] += 1
                 out = decision.output
-                if out is not None:
-                    if decision.outcome is Outcome.REJECTED and decision.reason:
-                        reasons[(stream.value, decision.reason)] += 1
-                    part = outputs.partition(out.topic, out.key)
-                    await outputs.add(out.topic, part, out.key, out.value, out.headers)
-            commits[tp] = msgs[-1].offset + 1
-            if ingestor.waiting and commits[tp] >= (self._consumer.highwater(tp) or 0):
-                ingestor.waiting.discard(partition)  # caught up: it no longer holds the watermark
+                if out is None:
+                    continue
+                if decision.outcome is Outcome.CLEAN:
+                    clean.append((int(dict(out.headers)[TIME_HEADER]), len(clean), out))
+                    continue
+                if decision.outcome is Outcome.REJECTED and decision.reason:
+                    reasons[(stream.value, decision.reason)] += 1
+                await outputs.add(
+                    out.topic,
+                    outputs.partition(out.topic, out.key),
+                    out.key,
+                    out.value,
+                    out.headers,
+                )
+            commits[tp] = self._next_offset[tp] = msgs[-1].offset + 1
             if emitted is not None and not emitted:
                 del self._emitted[tp]
+        # Clean events leave in event-time order: a clean partition mixes users from every
+        # raw partition, and a backlog read partition by partition would otherwise reach
+        # Flink far out of order (beyond its watermark bound, where windows drop rows).
+        clean.sort(key=lambda item: (item[0], item[1]))
+        for _when, _seq, out in clean:
+            await outputs.add(
+                out.topic, outputs.partition(out.topic, out.key), out.key, out.value, out.headers
+            )
         # 2. outputs durable
         for tp, end in (await outputs.flush()).items():
             self._acked_end[tp] = max(self._acked_end.get(tp, 0), end)
