@@ -117,7 +117,7 @@ def flink_startup_seconds() -> float:
     code = (
         "import time; t = time.perf_counter()\n"
         "from pipelines.flink.job import FlinkOptions, create_table_environment\n"
-        "env = create_table_environment(FlinkOptions(parallelism=2))\n"
+        "env = create_table_environment(FlinkOptions(parallelism=1))\n"
         "env.execute_sql(\"CREATE TEMPORARY TABLE s (x INT) WITH ('connector'='datagen',"
         " 'number-of-rows'='1')\")\n"
         "env.execute_sql(\"CREATE TEMPORARY TABLE b (x INT) WITH ('connector'='blackhole')\")\n"

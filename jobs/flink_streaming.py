@@ -175,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     options = FlinkOptions(
         parallelism=settings.flink_parallelism,
+        jvm_heap=settings.flink_jvm_heap,
         jars=(connector_jar(Path(settings.jars_dir)),),
         checkpoint_interval_ms=int(args.checkpoint_interval * 1000),
         extra=flink_config(args, restore),

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # --- operations --------------------------------------------------------------------
     # 1 measured fastest on 2 cores (BENCHMARKS.md): operators already run in separate threads.
     flink_parallelism: int = Field(default=1, ge=1)
+    flink_jvm_heap: str = Field(
+        default="2g", pattern=r"^[0-9]+[kmg]$", description="max heap of the local Flink JVM"
+    )
     metrics_port: int | None = Field(default=None, description="serve Prometheus metrics here")
 
     @classmethod

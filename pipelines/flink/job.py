@@ -46,7 +46,8 @@ _KEY_FIELDS = tuple(
 
 @dataclass(frozen=True)
 class FlinkOptions:
-    parallelism: int = 2
+    parallelism: int = 1
+    jvm_heap: str | None = None  # e.g. "2g": -Xmx of the local mini-cluster JVM
     jars: tuple[Path, ...] = ()
     checkpoint_interval_ms: int | None = None
     extra: tuple[tuple[str, str], ...] = ()
@@ -62,6 +63,9 @@ def create_table_environment(options: FlinkOptions) -> Any:
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
+    if options.jvm_heap and "-Xmx" not in os.environ.get("JVM_ARGS", ""):
+        # read by PyFlink when it launches the local JVM (the first call below)
+        os.environ["JVM_ARGS"] = f"{os.environ.get('JVM_ARGS', '')} -Xmx{options.jvm_heap}".strip()
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(options.parallelism)
     if options.checkpoint_interval_ms:
