@@ -23,7 +23,10 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
+
+from pipelines.generate.api import DEFAULT_START, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -139,8 +142,6 @@ def main() -> None:
 
     data = ROOT / ".pulse" / "bench" / f"data-{args.creators}-{args.days}-{args.seed}"
     if not (data / "views.jsonl").exists():
-        from pipelines.generate.api import generate
-
         generate(data, creators=args.creators, days=args.days, seed=args.seed)
     lines = sum(1 for path in data.glob("*.jsonl") for _ in path.open("rb"))
     size = sum(path.stat().st_size for path in data.glob("*.jsonl"))
@@ -157,7 +158,9 @@ def main() -> None:
             "--warehouse",
             str(warehouse / "wh"),
             "--as-of",
-            "2030-01-01T00:00:00Z",
+            # the day after the data ends: the generator's deliberately "future"
+            # lines (a year ahead) must stay rejected, as in a real run
+            (DEFAULT_START + timedelta(days=args.days + 1)).isoformat() + "T00:00:00Z",
             "--no-report",
         ]
         wall, peak, _ = run_sampled(cmd, log)
