@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pipelines.commands.options import add_warehouse_argument
 from pipelines.config import load_settings
 from pipelines.connectors.warehouse import Warehouse
 from pipelines.warehouse.migrations import MIGRATIONS_DIR, migrate
@@ -28,12 +29,7 @@ def register(sub: Any) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--warehouse",
-        metavar="W",
-        help="warehouse folder or clickhouse://user:password@host:8123/ "
-        "(default: $PULSE_WAREHOUSE or .pulse/warehouse)",
-    )
+    add_warehouse_argument(parser)
     parser.set_defaults(func=execute)
 
 

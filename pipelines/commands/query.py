@@ -16,6 +16,7 @@ from decimal import Decimal
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any, TextIO
 
+from pipelines.commands.options import add_warehouse_argument
 from pipelines.config import load_settings
 from pipelines.connectors.warehouse import Warehouse
 
@@ -47,12 +48,7 @@ def register(sub: Any) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--warehouse",
-        metavar="W",
-        help="warehouse folder or clickhouse://user:password@host:8123/ "
-        "(default: $PULSE_WAREHOUSE or .pulse/warehouse)",
-    )
+    add_warehouse_argument(parser)
     parser.add_argument(
         "--format", choices=FORMATS, default="table", help="output format (default: table)"
     )

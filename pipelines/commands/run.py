@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipelines.commands.options import add_warehouse_argument
 from pipelines.config import load_settings
 from pipelines.connectors.warehouse import Warehouse
 from pipelines.errors import InputError
@@ -29,9 +30,7 @@ def register(sub: Any) -> None:
         ),
     )
     parser.add_argument("--input", required=True, type=Path, metavar="DIR")
-    parser.add_argument(
-        "--warehouse", help="folder (embedded chdb) or clickhouse://user:pass@host:8123/"
-    )
+    add_warehouse_argument(parser)
     parser.add_argument(
         "--as-of",
         dest="as_of",

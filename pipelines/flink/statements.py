@@ -73,15 +73,22 @@ LEFT JOIN click_floods f
  AND c.rowtime BETWEEN f.flood_time - {MINUTE} AND f.flood_time"""
 
 
-def campaign_versions() -> str:
-    """Campaign changelog as a versioned table (latest version per id)."""
+def _versioned_view(name: str, source: str, key: str, columns: str) -> str:
+    """A changelog as a versioned table: Flink's deduplication-on-rowtime pattern,
+    usable in event-time temporal joins (``FOR SYSTEM_TIME AS OF``)."""
     return f"""
-CREATE TEMPORARY VIEW campaign_versions AS
-SELECT campaign_id, cpc_micros, currency, starts_at, ends_at, status, rowtime
+CREATE TEMPORARY VIEW {name} AS
+SELECT {columns}, rowtime
 FROM (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY campaign_id ORDER BY rowtime DESC) AS rn
-  FROM {CAMPAIGNS.name}
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY rowtime DESC) AS rn
+  FROM {source}
 ) WHERE rn = 1"""
+
+
+def campaign_versions() -> str:
+    """Campaign changelog, versioned by ``updated_at``."""
+    columns = "campaign_id, cpc_micros, currency, starts_at, ends_at, status"
+    return _versioned_view("campaign_versions", CAMPAIGNS.name, "campaign_id", columns)
 
 
 def clicks_priced() -> str:
@@ -221,13 +228,9 @@ FROM engagement_windows"""
 
 
 def profile_versions() -> str:
-    return f"""
-CREATE TEMPORARY VIEW profile_versions AS
-SELECT creator_id, updated_at, followers, lifetime_views, birth_date, country, rowtime
-FROM (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY creator_id ORDER BY rowtime DESC) AS rn
-  FROM {CREATOR_PROFILES.name}
-) WHERE rn = 1"""
+    """Creator profile changelog, versioned by ``updated_at`` - 1 ms (see tables.py)."""
+    columns = "creator_id, updated_at, followers, lifetime_views, birth_date, country"
+    return _versioned_view("profile_versions", CREATOR_PROFILES.name, "creator_id", columns)
 
 
 def eligibility(s: Settings) -> str:

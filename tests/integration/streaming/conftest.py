@@ -49,6 +49,7 @@ from pipelines.streaming.monitor import flink_job_state, stage_lags, stages
 
 from . import data as dataset
 from .data import EVENT_STREAMS
+from .dump import dump_in_subprocess
 
 REPO = Path(__file__).resolve().parents[3]
 IDLE_TIMEOUT_S = 8
@@ -118,11 +119,6 @@ def _results_state(bootstrap: str) -> tuple[int, int]:
     loader = next(s for s in stages() if s.name == "loader")
     lag = asyncio.run(stage_lags(bootstrap, (loader,)))[0]
     return sum(t.end for t in lag.topics), lag.lag
-
-
-def _dump(warehouse: Path, out: Path, env: dict[str, str]) -> None:
-    cmd = [sys.executable, "-m", "tests.integration.streaming.dump", str(warehouse), str(out)]
-    subprocess.run(cmd, cwd=REPO, env=env, check=True, timeout=120, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -237,8 +233,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         loader.stop()  # graceful: the warehouse folder is closed and unlocked
         bounded.popen.wait(timeout=max(10.0, deadline - time.monotonic()))
         assert bounded.popen.returncode == 0, bounded.tail()
-        _dump(streaming_wh, tmp / "dump-streaming", env)
-        _dump(bounded_wh, tmp / "dump-bounded", env)
+        dump_in_subprocess(streaming_wh, tmp / "dump-streaming", env)
+        dump_in_subprocess(bounded_wh, tmp / "dump-bounded", env)
         seconds["total"] = time.monotonic() - began
         yield Scenario(
             tmp / "dump-streaming",

@@ -6,6 +6,7 @@ running ``python -m tests.integration.streaming.dump WAREHOUSE OUT_DIR`` for eac
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +16,13 @@ from pipelines.connectors.warehouse import Warehouse
 from pipelines.warehouse.tables import TABLES
 
 COUNTS = "_physical_rows.txt"
+REPO = Path(__file__).resolve().parents[3]
+
+
+def dump_in_subprocess(warehouse: Path, out: Path, env: dict[str, str]) -> None:
+    """Run :func:`dump` in its own process (the test process may hold another chdb folder)."""
+    cmd = [sys.executable, "-m", "tests.integration.streaming.dump", str(warehouse), str(out)]
+    subprocess.run(cmd, cwd=REPO, env=env, check=True, timeout=120, capture_output=True)
 
 
 def dump(warehouse: str, out: Path) -> None:

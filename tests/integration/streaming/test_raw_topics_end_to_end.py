@@ -46,6 +46,7 @@ from . import data as dataset
 from .compare import TableDiff, compare, load
 from .conftest import REPO, Proc
 from .data import EVENT_STREAMS
+from .dump import dump_in_subprocess
 
 pytestmark = pytest.mark.integration
 
@@ -122,11 +123,6 @@ def _raw_records(bootstrap: str) -> dict[str, int]:
     ingest = next(s for s in stages(ingest_group=INGEST_GROUP) if s.name == "ingest")
     lag = asyncio.run(stage_lags(bootstrap, (ingest,)))[0]
     return {t.topic: t.end for t in lag.topics}
-
-
-def _dump(warehouse: Path, out: Path, env: dict[str, str]) -> None:
-    cmd = [sys.executable, "-m", "tests.integration.streaming.dump", str(warehouse), str(out)]
-    subprocess.run(cmd, cwd=REPO, env=env, check=True, timeout=120, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -231,8 +227,8 @@ def raw_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawRun]:
         bounded = by_name["bounded"]
         bounded.popen.wait(timeout=max(10.0, deadline - time.monotonic()))
         assert bounded.popen.returncode == 0, bounded.tail()
-        _dump(streaming_wh, tmp / "dump-streaming", env)
-        _dump(bounded_wh, tmp / "dump-bounded", env)
+        dump_in_subprocess(streaming_wh, tmp / "dump-streaming", env)
+        dump_in_subprocess(bounded_wh, tmp / "dump-bounded", env)
         seconds["total"] = time.monotonic() - began
         yield RawRun(
             tmp / "dump-streaming",
