@@ -121,6 +121,21 @@ def _results_state(bootstrap: str) -> tuple[int, int]:
     return sum(t.end for t in lag.topics), lag.lag
 
 
+def finish_and_dump(
+    bounded: Proc,
+    streaming_wh: Path,
+    bounded_wh: Path,
+    tmp: Path,
+    env: dict[str, str],
+    deadline: float,
+) -> None:
+    """Wait for the bounded reference run, then dump both warehouses under ``tmp``."""
+    bounded.popen.wait(timeout=max(10.0, deadline - time.monotonic()))
+    assert bounded.popen.returncode == 0, bounded.tail()
+    dump_in_subprocess(streaming_wh, tmp / "dump-streaming", env)
+    dump_in_subprocess(bounded_wh, tmp / "dump-bounded", env)
+
+
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     try:
@@ -231,10 +246,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         seconds["streaming_done"] = time.monotonic() - began
         flink.stop()
         loader.stop()  # graceful: the warehouse folder is closed and unlocked
-        bounded.popen.wait(timeout=max(10.0, deadline - time.monotonic()))
-        assert bounded.popen.returncode == 0, bounded.tail()
-        dump_in_subprocess(streaming_wh, tmp / "dump-streaming", env)
-        dump_in_subprocess(bounded_wh, tmp / "dump-bounded", env)
+        finish_and_dump(bounded, streaming_wh, bounded_wh, tmp, env, deadline)
         seconds["total"] = time.monotonic() - began
         yield Scenario(
             tmp / "dump-streaming",

@@ -44,9 +44,8 @@ from pipelines.streaming.monitor import stage_lags, stages
 
 from . import data as dataset
 from .compare import TableDiff, compare, load
-from .conftest import REPO, Proc
+from .conftest import REPO, Proc, finish_and_dump
 from .data import EVENT_STREAMS
-from .dump import dump_in_subprocess
 
 pytestmark = pytest.mark.integration
 
@@ -224,11 +223,7 @@ def raw_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawRun]:
         by_name["ingest"].stop()
         by_name["flink"].stop()
         by_name["loader"].stop()  # graceful: the warehouse folder is closed and unlocked
-        bounded = by_name["bounded"]
-        bounded.popen.wait(timeout=max(10.0, deadline - time.monotonic()))
-        assert bounded.popen.returncode == 0, bounded.tail()
-        dump_in_subprocess(streaming_wh, tmp / "dump-streaming", env)
-        dump_in_subprocess(bounded_wh, tmp / "dump-bounded", env)
+        finish_and_dump(by_name["bounded"], streaming_wh, bounded_wh, tmp, env, deadline)
         seconds["total"] = time.monotonic() - began
         yield RawRun(
             tmp / "dump-streaming",
