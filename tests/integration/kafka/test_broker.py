@@ -94,3 +94,12 @@ def test_missing_jars_fail_with_make_setup_hint(tmp_path: Path) -> None:
     with pytest.raises(KafkaJarsMissingError, match="make setup"):
         broker.start()
     assert not broker.is_running()
+
+
+def test_cluster_ids_never_start_with_a_dash() -> None:
+    from pipelines.connectors.kafka_broker import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(5000)]
+    assert not any(cluster_id.startswith("-") for cluster_id in ids)
+    assert all(len(cluster_id) == 22 for cluster_id in ids)
+    assert len(set(ids)) == len(ids)
