@@ -1,5 +1,10 @@
 """``pulse produce``: load a JSON Lines or Parquet file into a raw Kafka topic, line by line.
 
+``--input DIR`` loads every stream file of a folder (as ``pulse run`` reads it) into the
+five raw topics, INTERLEAVED by relative position in their files, as a live feed arrives:
+producing one whole file after another would make the other streams look silent for
+minutes, and Flink's idle-source handling would then let the watermark run ahead of them.
+
 Every line is one message, bytes as they are (malformed lines too: the ingest rejects them
 with their offset). A line that parses as a JSON object with a string id gets the recommended
 key (``user_id`` / ``creator_id`` / ``campaign_id``, raw UTF-8 bytes); other lines have no key.
@@ -9,8 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import heapq
 import sys
 import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +27,7 @@ import orjson
 from pipelines.config import load_settings
 from pipelines.domain.events import Stream
 from pipelines.errors import InputError, PulseError
-from pipelines.ingest.sources import FILE_STEMS, read_records
+from pipelines.ingest.sources import FILE_STEMS, find_stream_file, read_records
 
 KEY_FIELDS: dict[Stream, str] = {
     Stream.VIEW: "user_id",
@@ -64,9 +72,17 @@ def register(sub: Any) -> None:
         ),
     )
     parser.add_argument(
-        "--stream", required=True, type=_stream, help="view, comment, ad_click, ... (or plural)"
+        "--stream",
+        type=_stream,
+        help="view, comment, ad_click, ... (or plural); required with a FILE",
     )
-    parser.add_argument("--input", required=True, type=Path, metavar="FILE")
+    parser.add_argument(
+        "--input",
+        required=True,
+        type=Path,
+        metavar="FILE|DIR",
+        help="one stream file, or a folder of stream files (all five, interleaved)",
+    )
     parser.add_argument(
         "--bootstrap", default=None, help="host:port (default: PULSE_KAFKA_BOOTSTRAP / settings)"
     )
@@ -77,23 +93,63 @@ def register(sub: Any) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     path: Path = args.input
-    if not path.is_file():
-        raise InputError(f"--input {path} is not a file")
     bootstrap = args.bootstrap or load_settings().kafka_bootstrap
-    topic = raw_topic(args.stream, args.topic_prefix)
+    if path.is_dir():
+        records: Iterable[tuple[str, Stream, bytes]] = interleaved(path, args.topic_prefix)
+    elif path.is_file():
+        if args.stream is None:
+            raise InputError("--stream is required when --input is a file")
+        topic = raw_topic(args.stream, args.topic_prefix)
+        records = ((topic, args.stream, raw) for _line, raw in read_records(path))
+    else:
+        raise InputError(f"--input {path} is neither a file nor a folder")
     began = time.perf_counter()
-    count = asyncio.run(produce_file(bootstrap, topic, args.stream, path, quiet=args.quiet))
+    counts = asyncio.run(produce_records(bootstrap, records, quiet=args.quiet))
     elapsed = time.perf_counter() - began
     if not args.quiet:
-        print(f"produce: {count:,} messages to {topic} in {elapsed:.1f}s", file=sys.stderr)
-    print(count)
+        for topic, count in sorted(counts.items()):
+            print(f"produce: {count:,} messages to {topic}", file=sys.stderr)
+        print(f"produce: done in {elapsed:.1f}s", file=sys.stderr)
+    print(sum(counts.values()))
     return 0
+
+
+def interleaved(input_dir: Path, prefix: str = "") -> Iterator[tuple[str, Stream, bytes]]:
+    """Every line of every stream file, merged by relative position in its file."""
+    sources = []
+    for stream in Stream:
+        path = find_stream_file(input_dir, stream)
+        if path is not None:
+            total = sum(1 for _ in read_records(path))
+            sources.append((stream, path, max(total, 1)))
+    if not sources:
+        raise InputError(f"{input_dir} holds none of the stream files")
+
+    def positioned(stream: Stream, path: Path, total: int) -> Iterator[tuple[float, int, bytes]]:
+        order = list(Stream).index(stream)
+        for line, raw in read_records(path):
+            yield line / total, order, raw
+
+    streams = {list(Stream).index(stream): stream for stream, _path, _total in sources}
+    merged = heapq.merge(*(positioned(*source) for source in sources))
+    for _position, order, raw in merged:
+        stream = streams[order]
+        yield raw_topic(stream, prefix), stream, raw
 
 
 async def produce_file(
     bootstrap: str, topic: str, stream: Stream, path: Path, *, quiet: bool = True
 ) -> int:
     """Send every record of ``path`` to ``topic``; returns the number of messages."""
+    records = ((topic, stream, raw) for _line, raw in read_records(path))
+    counts = await produce_records(bootstrap, records, quiet=quiet)
+    return counts.get(topic, 0)
+
+
+async def produce_records(
+    bootstrap: str, records: Iterable[tuple[str, Stream, bytes]], *, quiet: bool = True
+) -> Counter[str]:
+    """Send ``(topic, stream, raw)`` records in order; returns messages per topic."""
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaConnectionError, KafkaError
 
@@ -112,25 +168,27 @@ async def produce_file(
         raise PulseError(
             f"no Kafka broker at {bootstrap} ({err}): start one with `make up`"
         ) from err
-    count = 0
+    counts: Counter[str] = Counter()
+    topic = ""
     try:
-        cluster = await producer.client.fetch_all_metadata()
-        if topic not in cluster.topics():
-            raise PulseError(f"topic {topic} does not exist on {bootstrap}: run `make up`")
+        known = (await producer.client.fetch_all_metadata()).topics()
         pending = []
         last = time.monotonic()
-        for _line, raw in read_records(path):
+        for topic, stream, raw in records:
+            if topic not in known:
+                raise PulseError(f"topic {topic} does not exist on {bootstrap}: run `make up`")
             pending.append(await producer.send(topic, raw, key=message_key(stream, raw)))
-            count += 1
+            counts[topic] += 1
             if len(pending) >= 10_000:
                 await asyncio.gather(*pending)
                 pending.clear()
                 if not quiet and time.monotonic() - last >= 1.0:
                     last = time.monotonic()
-                    print(f"produce: {count:,} messages sent to {topic}", file=sys.stderr)
+                    total = sum(counts.values())
+                    print(f"produce: {total:,} messages sent", file=sys.stderr)
         await asyncio.gather(*pending)
     except KafkaError as err:
         raise PulseError(f"sending to {topic} on {bootstrap} failed: {err}") from err
     finally:
         await producer.stop()
-    return count
+    return counts
