@@ -30,13 +30,22 @@ def part_files(directory: Path) -> list[Path]:
     )
 
 
+def result_read_schema(table: str) -> pa.Schema:
+    """How the JSON results of ``table`` are read (files or Kafka values alike)."""
+    return pa.schema(
+        [
+            pa.field(field.name, _read_type(field.type), nullable=True)
+            for field in arrow_schema(table)
+        ]
+    )
+
+
 def read_results(directory: Path, table: str) -> pa.Table:
     """All part files of one result table, typed and ordered as the warehouse table."""
     target = arrow_schema(table)
-    read_schema = pa.schema(
-        [pa.field(field.name, _read_type(field.type), nullable=True) for field in target]
+    options = pajson.ParseOptions(
+        explicit_schema=result_read_schema(table), unexpected_field_behavior="error"
     )
-    options = pajson.ParseOptions(explicit_schema=read_schema, unexpected_field_behavior="error")
     parts = [pajson.read_json(path, parse_options=options) for path in part_files(directory)]
     if not parts:
         return target.empty_table()

@@ -29,7 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from pipelines.load.results import _read_type as result_read_type
+from pipelines.load.dims import dimension_read_schema
+from pipelines.load.results import result_read_schema
 from pipelines.warehouse.tables import arrow_schema
 
 RESULT_TOPICS: dict[str, str] = {
@@ -76,9 +77,9 @@ def batch_to_arrow(topic: str, records: Sequence[Record]) -> Converted:
     """The Arrow table (warehouse schema) for a batch of one topic's records."""
     table = TOPIC_TABLES[topic]
     if topic in RESULT_TOPICS:
-        return _json_lines(table, records, _result_read_schema(table))
+        return _json_lines(table, records, result_read_schema(table))
     if topic in DIMENSION_TOPICS:
-        return _json_lines(table, records, _dimension_read_schema(table))
+        return _json_lines(table, records, dimension_read_schema(table))
     if topic == REJECTED_TOPIC:
         return _rows(table, records, _rejected_row)
     if topic == LATE_TOPIC:
@@ -95,22 +96,6 @@ def click_days(data: pa.Table) -> list[date]:
 
 
 # --- JSON Lines values (results, dimensions) ------------------------------------------
-
-
-def _result_read_schema(table: str) -> pa.Schema:
-    target = arrow_schema(table)
-    return pa.schema([pa.field(f.name, result_read_type(f.type), nullable=True) for f in target])
-
-
-def _dimension_read_schema(table: str) -> pa.Schema:
-    def read_type(kind: pa.DataType) -> pa.DataType:
-        if pa.types.is_timestamp(kind):
-            return pa.int64()  # clean JSON: instants are epoch ms
-        if pa.types.is_date(kind):
-            return pa.string()
-        return kind
-
-    return pa.schema([pa.field(f.name, read_type(f.type)) for f in arrow_schema(table)])
 
 
 def _parse_lines(payload: bytes, schema: pa.Schema, unexpected: str) -> pa.Table:
