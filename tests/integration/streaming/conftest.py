@@ -48,7 +48,6 @@ from pipelines.streaming.checkpoints import latest_checkpoint
 from pipelines.streaming.monitor import flink_job_state, stage_lags, stages
 
 from . import data as dataset
-from .data import EVENT_STREAMS
 from .dump import dump_in_subprocess
 
 REPO = Path(__file__).resolve().parents[3]
@@ -136,21 +135,23 @@ def finish_and_dump(
     dump_in_subprocess(bounded_wh, tmp / "dump-bounded", env)
 
 
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+def require_kafka_jars() -> None:
+    """Fail (never skip) with a clear message when `make setup` has not fetched the jars."""
     try:
         kafka_jars_dir()
     except KafkaJarsMissingError as exc:
         pytest.fail(f"cannot start the Kafka test broker: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    require_kafka_jars()
     tmp = tmp_path_factory.mktemp("streaming")
     seconds: dict[str, float] = {}
     began = time.monotonic()
     settings = load_settings()
     data = dataset.build(tmp, settings, creators=6, days=12, seed=3)
-    # the watermark is held back by the slowest event stream once all are read
-    cutoff = min(data.max_event_ms(s) for s in EVENT_STREAMS) - (
-        settings.watermark_delay_ms + settings.allowed_lateness_ms
-    )
+    cutoff = data.final_watermark_cutoff(settings)
     assert data.clean[Stream.AD_CLICK] and data.dead_letters and data.late_events
 
     broker = LocalKafkaBroker(tmp / "kafka", port=None, start_timeout=90.0).start()

@@ -45,6 +45,12 @@ class DataSet:
     def max_event_ms(self, stream: Stream) -> int:
         return max(int(json.loads(line)["event_time"]) for line in self.clean[stream])
 
+    def final_watermark_cutoff(self, settings: Settings) -> int:
+        """What the final watermark closes: the slowest event stream's newest event
+        less the watermark delay and the allowed lateness."""
+        newest = min(self.max_event_ms(s) for s in EVENT_STREAMS)
+        return newest - (settings.watermark_delay_ms + settings.allowed_lateness_ms)
+
     def messages(self, split: float = 1.0) -> tuple[list[Message], list[Message]]:
         """Changelogs, dead letters and late events, then each event stream in its
         arrival order, interleaved; cut after ``split`` of the events."""

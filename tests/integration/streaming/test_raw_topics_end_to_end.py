@@ -31,11 +31,9 @@ from aiokafka import AIOKafkaProducer
 from pipelines.commands.status import wait_stored
 from pipelines.config import load_settings
 from pipelines.connectors.kafka_broker import (
-    KafkaJarsMissingError,
     LocalKafkaBroker,
     ensure_topics,
     free_port,
-    kafka_jars_dir,
     kafka_java_command,
     pulse_topics,
 )
@@ -44,7 +42,7 @@ from pipelines.streaming.monitor import stage_lags, stages
 
 from . import data as dataset
 from .compare import TableDiff, compare, load
-from .conftest import REPO, Proc, finish_and_dump
+from .conftest import REPO, Proc, finish_and_dump, require_kafka_jars
 from .data import EVENT_STREAMS
 
 pytestmark = pytest.mark.integration
@@ -126,19 +124,14 @@ def _raw_records(bootstrap: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def raw_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawRun]:
-    try:
-        kafka_jars_dir()
-    except KafkaJarsMissingError as exc:
-        pytest.fail(f"cannot start the Kafka test broker: {exc}", pytrace=False)
+    require_kafka_jars()
     tmp = tmp_path_factory.mktemp("streaming-raw")
     seconds: dict[str, float] = {}
     began = time.monotonic()
     settings = load_settings()
     # raw files + the bounded ingest's clean output (for the cutoff and sanity checks only)
     data = dataset.build(tmp, settings, creators=6, days=12, seed=5)
-    cutoff = min(data.max_event_ms(s) for s in EVENT_STREAMS) - (
-        settings.watermark_delay_ms + settings.allowed_lateness_ms
-    )
+    cutoff = data.final_watermark_cutoff(settings)
     assert data.clean[Stream.AD_CLICK] and data.dead_letters and data.late_events
     lines = {name: len(_file_lines(data.raw_dir / f"{name}.jsonl")) for name in FILE.values()}
 
