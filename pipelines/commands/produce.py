@@ -26,17 +26,11 @@ import orjson
 
 from pipelines.config import load_settings
 from pipelines.domain.events import Stream
+from pipelines.domain.streams import STREAMS, Topics, spec_of
 from pipelines.errors import InputError, PulseError
-from pipelines.ingest.sources import FILE_STEMS, find_stream_file, read_records
+from pipelines.ingest.sources import find_stream_file, read_records
 
-KEY_FIELDS: dict[Stream, str] = {
-    Stream.VIEW: "user_id",
-    Stream.COMMENT: "user_id",
-    Stream.AD_CLICK: "user_id",
-    Stream.CREATOR_PROFILE: "creator_id",
-    Stream.CAMPAIGN: "campaign_id",
-}
-_ALIASES = {**{s.value: s for s in Stream}, **{stem: s for s, stem in FILE_STEMS.items()}}
+_ALIASES = {**{s.value: s for s in Stream}, **{spec.stem: spec.stream for spec in STREAMS}}
 
 
 def _stream(text: str) -> Stream:
@@ -48,7 +42,7 @@ def _stream(text: str) -> Stream:
 
 
 def raw_topic(stream: Stream, prefix: str = "") -> str:
-    return f"{prefix}raw.{FILE_STEMS[stream]}"
+    return Topics(prefix).raw(stream)
 
 
 def message_key(stream: Stream, raw: bytes) -> bytes | None:
@@ -57,7 +51,7 @@ def message_key(stream: Stream, raw: bytes) -> bytes | None:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    value = obj.get(KEY_FIELDS[stream]) if isinstance(obj, dict) else None
+    value = obj.get(spec_of(stream).key_field) if isinstance(obj, dict) else None
     return value.encode() if isinstance(value, str) else None
 
 

@@ -23,37 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.connectors.kafka_broker import parse_bootstrap
-from pipelines.flink.tables import (
-    AD_CLICKS,
-    ATTRIBUTED_CLICKS,
-    CAMPAIGNS,
-    COMMENTS,
-    CREATOR_PROFILES,
-    ELIGIBILITY,
-    ELIGIBILITY_TRANSITIONS,
-    ENGAGEMENT_WINDOWS,
-    VIEWS,
-    SinkTable,
-    SourceTable,
-)
+from pipelines.domain.streams import RESULTS, STREAMS
+from pipelines.flink.tables import SinkTable, SourceTable
 
 #: Flink's consumer group on the clean topics (offsets committed on checkpoints).
 DEFAULT_GROUP = "pulse-flink"
 
-SOURCE_TOPICS: dict[str, str] = {
-    VIEWS.name: "clean.views",
-    COMMENTS.name: "clean.comments",
-    AD_CLICKS.name: "clean.ad_clicks",
-    CREATOR_PROFILES.name: "clean.creator_profiles",
-    CAMPAIGNS.name: "clean.campaigns",
-}
+#: source table -> clean topic (the stream catalog's)
+SOURCE_TOPICS: dict[str, str] = {spec.source_table: spec.clean_topic for spec in STREAMS}
 
-#: sink table -> (topic, key column)
+#: sink table -> (topic, key column) (the stream catalog's)
 SINK_TOPICS: dict[str, tuple[str, str]] = {
-    ATTRIBUTED_CLICKS.name: ("results.attributed_clicks", "click_id"),
-    ENGAGEMENT_WINDOWS.name: ("results.engagement_windows", "creator_id"),
-    ELIGIBILITY.name: ("results.eligibility", "creator_id"),
-    ELIGIBILITY_TRANSITIONS.name: ("results.eligibility_transitions", "creator_id"),
+    r.sink_table: (r.topic, r.key) for r in RESULTS if r.sink_table is not None
 }
 
 JSON_VALUE = {

@@ -10,10 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 from pipelines.config import Settings
+from pipelines.domain.events import EVENT_TYPES, Stream
 from pipelines.flink.sql import interval
 
 Column = tuple[str, str]
+
+
+def event_columns(stream: Stream) -> tuple[Column, ...]:
+    """A clean event's columns, derived from its struct (instants are epoch-ms integers):
+    integers are ``BIGINT``, everything else (ids, codes, dates, statuses) ``STRING``."""
+    return tuple(
+        (f.name, "BIGINT" if f.type is int else "STRING")
+        for f in msgspec.structs.fields(EVENT_TYPES[stream])
+    )
 
 
 @dataclass(frozen=True)
@@ -36,45 +48,19 @@ class SinkTable:
 VIEWS = SourceTable(
     "src_views",
     "view",
-    (
-        ("event_id", "STRING"),
-        ("event_time", "BIGINT"),
-        ("user_id", "STRING"),
-        ("video_id", "STRING"),
-        ("creator_id", "STRING"),
-        ("watch_time_ms", "BIGINT"),
-        ("country", "STRING"),
-        ("user_agent", "STRING"),
-    ),
+    event_columns(Stream.VIEW),
     "event_time",
 )
 COMMENTS = SourceTable(
     "src_comments",
     "comment",
-    (
-        ("event_id", "STRING"),
-        ("event_time", "BIGINT"),
-        ("user_id", "STRING"),
-        ("video_id", "STRING"),
-        ("creator_id", "STRING"),
-        ("comment_id", "STRING"),
-        ("text_length", "BIGINT"),
-        ("user_agent", "STRING"),
-    ),
+    event_columns(Stream.COMMENT),
     "event_time",
 )
 AD_CLICKS = SourceTable(
     "src_ad_clicks",
     "ad_click",
-    (
-        ("event_id", "STRING"),
-        ("event_time", "BIGINT"),
-        ("user_id", "STRING"),
-        ("video_id", "STRING"),
-        ("ad_id", "STRING"),
-        ("campaign_id", "STRING"),
-        ("user_agent", "STRING"),
-    ),
+    event_columns(Stream.AD_CLICK),
     "event_time",
 )
 # A window ending at W is evaluated with the profile "as of W" (updated_at <= W).
@@ -82,30 +68,14 @@ AD_CLICKS = SourceTable(
 CREATOR_PROFILES = SourceTable(
     "src_creator_profiles",
     "creator_profile",
-    (
-        ("creator_id", "STRING"),
-        ("updated_at", "BIGINT"),
-        ("followers", "BIGINT"),
-        ("lifetime_views", "BIGINT"),
-        ("birth_date", "STRING"),
-        ("country", "STRING"),
-    ),
+    event_columns(Stream.CREATOR_PROFILE),
     "updated_at",
     time_shift_ms=-1,
 )
 CAMPAIGNS = SourceTable(
     "src_campaigns",
     "campaign",
-    (
-        ("campaign_id", "STRING"),
-        ("advertiser_id", "STRING"),
-        ("updated_at", "BIGINT"),
-        ("cpc_micros", "BIGINT"),
-        ("currency", "STRING"),
-        ("starts_at", "BIGINT"),
-        ("ends_at", "BIGINT"),
-        ("status", "STRING"),
-    ),
+    event_columns(Stream.CAMPAIGN),
     "updated_at",
 )
 

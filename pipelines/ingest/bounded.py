@@ -14,8 +14,7 @@ from pathlib import Path
 
 from pipelines.config import Settings
 from pipelines.domain.events import Stream, event_key, event_time_ms, to_clean_json
-from pipelines.ingest.lateness import LateEventFilter
-from pipelines.ingest.replays import ReplayFilter
+from pipelines.ingest.rules import IngestRules, Verdict
 from pipelines.ingest.sources import find_stream_file, read_records
 from pipelines.validation import Rejection, Validator
 
@@ -65,8 +64,12 @@ def ingest_stream(
     clean_dir.mkdir(parents=True, exist_ok=True)
     result = StreamIngest(stream, str(path.resolve()) if path else None)
     validator = Validator(stream, reference_ms, settings.future_tolerance_ms)
-    replays = ReplayFilter(settings.dedup_horizon_ms)
-    lateness = LateEventFilter(settings.watermark_delay_ms, settings.allowed_lateness_ms)
+    rules = IngestRules(  # a file is the one-partition case of the streaming rules
+        dedup_horizon_ms=settings.dedup_horizon_ms,
+        watermark_delay_ms=settings.watermark_delay_ms,
+        allowed_lateness_ms=settings.allowed_lateness_ms,
+    )
+    decide = rules.decide
     with (clean_dir / "part-0.jsonl").open("wb", buffering=1 << 20) as out:
         if path is None:
             return result
@@ -85,11 +88,13 @@ def ingest_stream(
                 continue
             when = event_time_ms(outcome)
             key = event_key(outcome)
-            if replays.is_replay(key, when):
+            verdict = decide(key, when)
+            if verdict is Verdict.REPLAY:
                 result.replays += 1
                 continue
-            watermark = lateness.observe(when)
-            if watermark is not None:
+            if verdict is Verdict.LATE:
+                watermark = rules.late_watermark_ms
+                assert watermark is not None
                 result.late_rows.append(LateRow(stream.value, key, when, watermark, raw))
                 continue
             result.accepted += 1

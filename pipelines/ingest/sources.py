@@ -8,16 +8,11 @@ from pathlib import Path
 import orjson
 
 from pipelines.domain.events import Stream
+from pipelines.domain.streams import STREAMS
 from pipelines.errors import InputError
 
-# DOMAIN stream -> file stem in the input folder (`views.jsonl`, `views.parquet`, ...)
-FILE_STEMS: dict[Stream, str] = {
-    Stream.VIEW: "views",
-    Stream.COMMENT: "comments",
-    Stream.AD_CLICK: "ad_clicks",
-    Stream.CREATOR_PROFILE: "creator_profiles",
-    Stream.CAMPAIGN: "campaigns",
-}
+# stream -> file stem in the input folder (`views.jsonl`, `views.parquet`, ...): the catalog's
+FILE_STEMS: dict[Stream, str] = {spec.stream: spec.stem for spec in STREAMS}
 SUFFIXES = (".jsonl", ".parquet")
 
 
@@ -41,14 +36,49 @@ def check_input_dir(input_dir: Path) -> None:
         raise InputError(f"--input {input_dir} is not a folder")
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def read_records(path: Path) -> Iterator[tuple[int, bytes]]:
-    """``(line, raw)`` pairs, line 1-based. Parquet rows become one JSON object each."""
+    """``(line, raw)`` pairs, line 1-based. Parquet rows become one JSON object each.
+
+    Lines end at ``\\n``; the terminator (``\\n`` or ``\\r\\n``) is not part of the
+    record, and a last line without one is a record too. A UTF-8 byte-order mark
+    at the very start of the file marks the file's encoding (editors on Windows
+    write one) and is not part of line 1; anywhere else it stays in the bytes
+    (and the line is then rejected as ``invalid_json``).
+    """
     if path.suffix == ".parquet":
         yield from _parquet_records(path)
         return
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
+            if number == 1 and line.startswith(UTF8_BOM):
+                line = line[len(UTF8_BOM) :]
             yield number, line.rstrip(b"\r\n")
+
+
+def count_records(path: Path) -> int:
+    """How many records :func:`read_records` yields for ``path``, counted independently.
+
+    JSON Lines: the ``\\n`` bytes, plus one for a last line without one. Parquet:
+    the row count of the file's metadata. The ingest ledger compares this with
+    the outcomes of the lines (accepted + rejected + replays + late).
+    """
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        except Exception as err:  # an unreadable file is an input error, not a crash
+            raise InputError(f"{path} is not a readable Parquet file: {err}") from err
+    count = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (0 if last == b"\n" else 1)
 
 
 def _parquet_records(path: Path) -> Iterator[tuple[int, bytes]]:

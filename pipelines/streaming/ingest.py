@@ -5,17 +5,14 @@ The same steps as the bounded ingest (``pipelines/ingest/bounded.py``), in the s
 1. **validate** with the one :class:`~pipelines.validation.Validator` (reference clock = wall
    clock, assigned per poll by the runner) -> ``rejected`` (a dead letter with the source
    topic/partition/offset and the reason code);
-2. **replay**: an event key (:func:`~pipelines.domain.events.event_key`) accepted before in this
-   stream, within the dedup horizon of event time -> ``replay`` (dropped, counted);
-3. **late**: older than the stream's watermark by more than the allowed lateness (1 h) ->
-   ``late`` (to ``results.late_events``; its key still counts as seen, exactly like the bounded
-   run). Watermark = max event time seen - 5 min *per raw partition*, and the stream's is the
-   minimum over its partitions (see :meth:`StreamIngestor.watermark_ms`); with one partition
-   this is :class:`pipelines.ingest.lateness.LateEventFilter` exactly;
-4. otherwise ``clean``: :func:`~pipelines.domain.events.to_clean_json`, keyed by ``user_id``
+2. the ingest rules of :mod:`pipelines.ingest.rules` (one module for files and Kafka), per raw
+   partition: **replay** -> ``replay`` (dropped, counted); **late** -> ``late`` (to
+   ``results.late_events``; its key still counts as seen). A bounded run is the one-partition
+   case of the same rules;
+3. otherwise ``clean``: :func:`~pipelines.domain.events.to_clean_json`, keyed by ``user_id``
    (views, comments, clicks), ``creator_id`` or ``campaign_id`` (raw UTF-8 bytes).
 
-State (:class:`SeenKeys` and the per-partition clocks) changes in memory at once, and every
+State (the rules' seen keys and per-partition clocks) changes in memory at once, and every
 change is also queued as a *changelog record* ``(partition, key, value)`` that the runner writes
 to a compacted Kafka topic after the outputs are acknowledged (see
 :mod:`pipelines.streaming.kafka_runner` for the protocol and its guarantee). :meth:`restore`
@@ -28,9 +25,8 @@ batch can be recognised after a crash (:meth:`StreamIngestor.apply_emitted`).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 import orjson
@@ -47,7 +43,8 @@ from pipelines.domain.events import (
     event_time_ms,
     to_clean_json,
 )
-from pipelines.ingest.sources import FILE_STEMS
+from pipelines.domain.streams import Topics
+from pipelines.ingest.rules import IngestRules, Verdict
 from pipelines.streaming.deadletter import LATE_REASON, late_value, rejected_value
 from pipelines.validation import Rejection, Validator
 
@@ -58,7 +55,6 @@ __all__ = [
     "Decision",
     "Outcome",
     "Output",
-    "SeenKeys",
     "StreamIngestor",
     "Topics",
     "clean_key",
@@ -84,33 +80,6 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
     REPLAY = "replay"
     LATE = "late"
-
-
-@dataclass(frozen=True)
-class Topics:
-    """Topic names of the ingest; ``prefix`` isolates tests and benchmarks on one broker."""
-
-    prefix: str = ""
-
-    def raw(self, stream: Stream) -> str:
-        return f"{self.prefix}raw.{FILE_STEMS[stream]}"
-
-    def clean(self, stream: Stream) -> str:
-        return f"{self.prefix}clean.{FILE_STEMS[stream]}"
-
-    @property
-    def deadletter(self) -> str:
-        return f"{self.prefix}deadletter.rejected"
-
-    @property
-    def late(self) -> str:
-        return f"{self.prefix}results.late_events"
-
-    def stream_of_raw(self, topic: str) -> Stream:
-        for stream in Stream:
-            if self.raw(stream) == topic:
-                return stream
-        raise KeyError(topic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,86 +118,9 @@ def parse_src(value: bytes) -> tuple[str, int, int]:
     return topic, int(partition), int(offset)
 
 
-@dataclass
-class SeenKeys:
-    """Event keys accepted within the dedup horizon, with the raw partition that owns each.
-
-    Same rule as :class:`pipelines.ingest.replays.ReplayFilter` (a key is a replay while its
-    first acceptance is no more than ``horizon_ms`` behind the newest event time seen; memory is
-    freed in whole buckets), plus a changelog record per change: ``k:<key> -> b"<ms>"`` in the
-    key's partition, and a tombstone when a key expires.
-    """
-
-    horizon_ms: int
-    seen: dict[str, tuple[int, int]] = field(default_factory=dict)
-    max_time: int | None = None
-    changes: list[ChangelogRecord] = field(default_factory=list)
-    _buckets: deque[tuple[int, list[str]]] = field(default_factory=deque)
-
-    def __len__(self) -> int:
-        return len(self.seen)
-
-    def is_replay(self, key: str, event_time_ms: int, partition: int) -> bool:
-        """True for a replay; otherwise remember the key (and queue its changelog record)."""
-        max_time = self.max_time
-        if max_time is None or event_time_ms > max_time:
-            self.max_time = max_time = event_time_ms
-            if self._buckets and self._buckets[0][0] < max_time - 2 * self.horizon_ms:
-                self._evict(max_time - self.horizon_ms)
-        first = self.seen.get(key)
-        if first is not None and first[0] >= max_time - self.horizon_ms:
-            return True
-        raw_key = SEEN_PREFIX + key.encode()
-        if first is not None and first[1] != partition:  # expired key, now owned elsewhere
-            self.changes.append((first[1], raw_key, None))
-        self.seen[key] = (event_time_ms, partition)
-        self.changes.append((partition, raw_key, b"%d" % event_time_ms))
-        self._bucket(key, event_time_ms)
-        return False
-
-    def _bucket(self, key: str, event_time_ms: int) -> None:
-        bucket = event_time_ms // self.horizon_ms
-        if self._buckets and self._buckets[-1][0] // self.horizon_ms == bucket:
-            self._buckets[-1][1].append(key)
-        else:
-            self._buckets.append((event_time_ms, [key]))
-
-    def _evict(self, expired_before_ms: int) -> None:
-        while self._buckets and self._buckets[0][0] < expired_before_ms - self.horizon_ms:
-            _start, keys = self._buckets.popleft()
-            for key in keys:
-                first = self.seen.get(key)
-                if first is not None and first[0] < expired_before_ms:
-                    del self.seen[key]
-                    self.changes.append((first[1], SEEN_PREFIX + key.encode(), None))
-
-    def restore(self, partition: int, key: str, value: bytes | None) -> None:
-        """Apply one changelog record (records of one partition arrive in log order)."""
-        current = self.seen.get(key)
-        if value is None:
-            if current is not None and current[1] == partition:
-                del self.seen[key]
-            return
-        when = int(value)
-        if current is None or when >= current[0]:
-            self.seen[key] = (when, partition)
-
-    def rebuild_buckets(self) -> None:
-        """Re-index all keys by time after :meth:`restore` (eviction works on buckets)."""
-        self._buckets.clear()
-        for key, (when, _partition) in sorted(self.seen.items(), key=lambda kv: kv[1][0]):
-            self._bucket(key, when)
-
-    def forget(self, partitions: Iterable[int]) -> None:
-        """Drop the keys owned by revoked partitions (another worker restores them)."""
-        gone = set(partitions)
-        for key in [k for k, (_, p) in self.seen.items() if p in gone]:
-            del self.seen[key]
-        self.rebuild_buckets()
-
-
 class StreamIngestor:
-    """Validation, replay and lateness of ONE stream; pure except for the wall clock input."""
+    """Validation, then the ingest rules (:mod:`pipelines.ingest.rules`) of ONE stream; pure
+    except for the reference clock, which the runner moves per poll."""
 
     def __init__(
         self,
@@ -244,16 +136,13 @@ class StreamIngestor:
         self.stream = Stream(stream)
         self.topics = topics or Topics()
         self.validator = Validator(self.stream, reference_ms, future_tolerance_ms)
-        self.seen = SeenKeys(dedup_horizon_ms)
-        self.watermark_delay_ms = watermark_delay_ms
-        self.allowed_lateness_ms = allowed_lateness_ms
-        self._watermark_cache: int | None = None
-        #: partitions with unread data and no on-time event yet: no watermark until each has one
-        #: or is caught up (else a partition merely behind would be declared late wholesale)
-        self.waiting: set[int] = set()
+        self.rules = IngestRules(
+            dedup_horizon_ms=dedup_horizon_ms,
+            watermark_delay_ms=watermark_delay_ms,
+            allowed_lateness_ms=allowed_lateness_ms,
+            journal=True,
+        )
         self.clean_topic = self.topics.clean(self.stream)
-        #: per raw partition: [max event time of valid events, max event time of on-time events]
-        self.clocks: dict[int, list[int | None]] = {}
         self._dirty_clocks: set[int] = set()
 
     # -- the step -------------------------------------------------------------------------
@@ -271,98 +160,85 @@ class StreamIngestor:
             )
         when = event_time_ms(outcome)
         key = event_key(outcome)
-        if self._is_replay(key, when, partition):
+        self._dirty_clocks.add(partition)
+        verdict = self.rules.decide(key, when, partition)
+        if verdict is Verdict.REPLAY:
             return Decision(Outcome.REPLAY)
         headers = (*src, (KEY_HEADER, key.encode()), (TIME_HEADER, b"%d" % when))
-        watermark = self._observe(when, partition)
-        if watermark is not None:
+        if verdict is Verdict.LATE:
+            watermark = self.rules.late_watermark_ms
+            assert watermark is not None
             value = late_value(self.stream.value, key, when, watermark, raw)
             out = Output(self.topics.late, topic.encode(), value, headers)
             return Decision(Outcome.LATE, out, LATE_REASON)
         out = Output(self.clean_topic, clean_key(outcome), to_clean_json(outcome), headers)
         return Decision(Outcome.CLEAN, out)
 
-    def _is_replay(self, key: str, when: int, partition: int) -> bool:
-        clock = self.clocks.get(partition)
-        if clock is None:
-            clock = self.clocks[partition] = [None, None]
-        if clock[0] is None or when > clock[0]:
-            clock[0] = when
-            self._dirty_clocks.add(partition)
-        return self.seen.is_replay(key, when, partition)
-
     def watermark_ms(self) -> int | None:
-        """The stream's watermark: min over partitions of (max on-time event time) - delay.
+        """The stream's watermark (see :class:`pipelines.ingest.rules.LatenessRule`)."""
+        return self.rules.lateness.watermark_ms()
 
-        One partition (the bounded run is one) gives exactly DOMAIN's "max event time seen -
-        5 minutes"; over several partitions read at different speeds (a backlog) the slowest
-        one holds it back, like a Flink source, so a partition that is merely behind is not
-        declared late wholesale.
-        """
-        if self.waiting:
-            return None
-        if self._watermark_cache is None:
-            maxima = [c[1] for c in self.clocks.values() if c[1] is not None]
-            if not maxima:
-                return None
-            self._watermark_cache = min(maxima) - self.watermark_delay_ms
-        return self._watermark_cache
+    # -- partitions that have not delivered yet ------------------------------------------------
+    def has_on_time_event(self, partition: int) -> bool:
+        return partition in self.rules.lateness.clocks
 
-    def _observe(self, when: int, partition: int) -> int | None:
-        watermark = self.watermark_ms()
-        if watermark is not None and when < watermark - self.allowed_lateness_ms:
-            return watermark
-        clock = self.clocks[partition]
-        if clock[1] is None or when > clock[1]:
-            clock[1] = when
-            self._dirty_clocks.add(partition)
-            self._watermark_cache = None
-            if self.waiting:
-                self.waiting.discard(partition)
-        return None
+    def hold(self, partition: int) -> None:
+        """The partition holds the stream's watermark until it delivers an on-time event."""
+        self.rules.lateness.waiting.add(partition)
+
+    def holds(self, partition: int) -> bool:
+        return partition in self.rules.lateness.waiting
+
+    def release(self, partition: int) -> None:
+        """The partition is caught up and idle: it stops holding the watermark."""
+        self.rules.lateness.waiting.discard(partition)
 
     def apply_emitted(self, outcome: Outcome, key: str, when: int, partition: int) -> None:
         """Replay the state change of a message whose output is already in Kafka (a message
         redelivered after a crash): same state as when it was first decided, nothing sent."""
-        self._is_replay(key, when, partition)
+        self._dirty_clocks.add(partition)
+        self.rules.replays.is_replay(key, when, partition)
         if outcome is Outcome.CLEAN:
-            self._observe(when, partition)
+            self.rules.lateness.observe(when, partition)
 
     # -- state ----------------------------------------------------------------------------
     def take_changes(self) -> list[ChangelogRecord]:
         """The changelog records of all state changes since the last call."""
-        changes = self.seen.changes
-        self.seen.changes = []
+        journal = self.rules.replays.journal
+        assert journal is not None
+        changes: list[ChangelogRecord] = [
+            (partition, SEEN_PREFIX + key.encode(), None if first is None else b"%d" % first)
+            for partition, key, first in journal
+        ]
+        journal.clear()
+        replay_clocks = self.rules.replays.clocks
+        on_time_clocks = self.rules.lateness.clocks
         for partition in sorted(self._dirty_clocks):
-            changes.append(
-                (partition, CLOCK_PREFIX + b"%d" % partition, orjson.dumps(self.clocks[partition]))
-            )
+            clock = [replay_clocks.get(partition), on_time_clocks.get(partition)]
+            changes.append((partition, CLOCK_PREFIX + b"%d" % partition, orjson.dumps(clock)))
         self._dirty_clocks.clear()
         return changes
 
     def restore(self, records: Iterable[ChangelogRecord]) -> int:
         """Rebuild state from changelog records (after :meth:`forget` or at start)."""
         n = 0
+        replays = self.rules.replays
         for partition, key, value in records:
             n += 1
             if key.startswith(SEEN_PREFIX):
-                self.seen.restore(partition, key[len(SEEN_PREFIX) :].decode(), value)
+                first = None if value is None else int(value)
+                replays.restore(partition, key[len(SEEN_PREFIX) :].decode(), first)
             elif key.startswith(CLOCK_PREFIX) and value is not None:
-                self.clocks[int(key[len(CLOCK_PREFIX) :])] = list(orjson.loads(value))
-        self.seen.rebuild_buckets()
-        self._recompute_maxima()
+                replay_clock, on_time_clock = orjson.loads(value)
+                clock_partition = int(key[len(CLOCK_PREFIX) :])
+                if replay_clock is not None:
+                    replays.clocks[clock_partition] = replay_clock
+                self.rules.lateness.set_clock(clock_partition, on_time_clock)
+        replays.rebuild()
         return n
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Drop the state of partitions this worker no longer owns."""
         gone = list(partitions)
-        self.seen.forget(gone)
-        for p in gone:
-            self.clocks.pop(p, None)
-            self.waiting.discard(p)
-        self._recompute_maxima()
-
-    def _recompute_maxima(self) -> None:
-        replay_max = [c[0] for c in self.clocks.values() if c[0] is not None]
-        self.seen.max_time = max(replay_max, default=None)
-        self._watermark_cache = None
+        self.rules.replays.forget(gone)
+        self.rules.lateness.forget(gone)

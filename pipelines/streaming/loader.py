@@ -29,30 +29,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
+from pipelines.domain.streams import DEADLETTER_TOPIC, LATE_TOPIC, RESULTS, STREAMS
 from pipelines.load.dims import dimension_read_schema
 from pipelines.load.results import result_read_schema
 from pipelines.warehouse.tables import arrow_schema
 
-RESULT_TOPICS: dict[str, str] = {
-    "results.attributed_clicks": "fct_attributed_clicks",
-    "results.engagement_windows": "fct_engagement_windows",
-    "results.eligibility": "fct_eligibility",
-    "results.eligibility_transitions": "fct_eligibility_transitions",
-}
+#: every topic the loader reads -> its warehouse table (the stream catalog's)
+TOPIC_TABLES: dict[str, str] = {r.topic: r.table for r in RESULTS}
+#: results of the Flink job
+RESULT_TOPICS: dict[str, str] = {r.topic: r.table for r in RESULTS if r.sink_table is not None}
+#: clean changelog topics loaded as dimensions
 DIMENSION_TOPICS: dict[str, str] = {
-    "clean.creator_profiles": "dim_creator_profiles",
-    "clean.campaigns": "dim_campaigns",
+    spec.clean_topic: spec.dimension_table for spec in STREAMS if spec.dimension_table is not None
 }
-REJECTED_TOPIC = "deadletter.rejected"
-LATE_TOPIC = "results.late_events"
+REJECTED_TOPIC = DEADLETTER_TOPIC
 CLICKS_TABLE = "fct_attributed_clicks"
-
-TOPIC_TABLES: dict[str, str] = {
-    **RESULT_TOPICS,
-    **DIMENSION_TOPICS,
-    REJECTED_TOPIC: "raw_rejected_events",
-    LATE_TOPIC: "raw_late_events",
-}
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,19 @@ def test_replays_are_dropped_per_stream_across_partitions() -> None:
     assert ing.decide(view("e1", NOW - HOUR), "raw.views", 0, 0).outcome is Outcome.CLEAN
     assert ing.decide(view("e1", NOW - HOUR), "raw.views", 1, 0).outcome is Outcome.REPLAY
     other = ingestor(Stream.COMMENT)  # state is per stream
-    assert other.seen.max_time is None
+    assert other.decide(view("e1", NOW - HOUR), "raw.comments", 0, 0).outcome is Outcome.REJECTED
+    assert len(other.rules.replays) == 0
+
+
+def test_a_partition_read_days_ahead_does_not_let_replays_through_a_slower_one() -> None:
+    """A fast burst reads one raw partition far ahead of another: the copy of an event in the
+    slower partition must still be a replay (it was accepted as new, and counted twice)."""
+    ing = ingestor()
+    t0 = NOW - 20 * DAY
+    assert ing.decide(view("e1", t0, "u2"), "raw.views", 1, 0).outcome is Outcome.CLEAN
+    for day in range(1, 12):
+        ing.decide(view(f"ahead{day}", t0 + day * DAY), "raw.views", 0, day)
+    assert ing.decide(view("e1", t0, "u2"), "raw.views", 1, 1).outcome is Outcome.REPLAY
 
 
 def test_replay_beyond_the_horizon_is_accepted_again() -> None:
@@ -127,7 +139,8 @@ def test_late_events_go_to_late_topic_and_count_as_seen() -> None:
 
 def test_watermark_is_held_by_the_slowest_partition() -> None:
     ing = ingestor()
-    ing.waiting = {0, 1}
+    ing.hold(0)
+    ing.hold(1)
     ing.decide(view("a", NOW - HOUR), "raw.views", 0, 0)  # partition 0 is far ahead
     assert ing.watermark_ms() is None  # partition 1 has not spoken yet
     d = ing.decide(view("b", NOW - 10 * HOUR), "raw.views", 1, 0)
