@@ -39,6 +39,11 @@ lint: setup
 	$(BIN)/ruff format --check pipelines jobs tests bench
 	$(BIN)/mypy
 
+# docs/tables.md from the column comments of the migrations (a test keeps it up to date).
+.PHONY: docs
+docs: setup
+	$(BIN)/python -m pipelines.warehouse.table_docs --out docs/tables.md
+
 # The streaming stack: Kafka broker (KRaft), topics, Faust ingest, Flink streaming job, loader.
 up: setup
 	bash infra/stack/up.sh
