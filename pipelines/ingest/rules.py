@@ -27,6 +27,12 @@ time seen - 5 min" of the file order exactly. The stream's watermark reported to
 (:meth:`LatenessRule.watermark_ms`) is the minimum over its partitions, and none while a
 partition with unread data has not delivered an on-time event yet (``waiting``).
 
+**Watermark jumps** (:class:`WatermarkJump`). One on-time event that moves its partition's
+watermark forward by more than ``jump_warn_ms`` (``watermark_jump_warn_ms``, default one day) is
+recorded: typically a wrongly dated event that the future rule could not catch (a backfill run
+against the wall clock) and that will turn the partition's next events late. The rules only
+record it; the runner warns (log, metric, ``pulse status``).
+
 Both rules record every state change in a journal when asked (``journal=True``), so that the
 streaming ingest can write them to a changelog and :meth:`restore` them after a restart.
 """
@@ -38,7 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["IngestRules", "LatenessRule", "ReplayRule", "SeenChange", "Verdict"]
+__all__ = ["IngestRules", "LatenessRule", "ReplayRule", "SeenChange", "Verdict", "WatermarkJump"]
 
 #: one journal entry of the replay state: (owner partition, event key, first event time or None
 #: when the key was forgotten)
@@ -51,6 +57,20 @@ class Verdict(StrEnum):
     ACCEPT = "accept"
     REPLAY = "replay"
     LATE = "late"
+
+
+@dataclass(frozen=True)
+class WatermarkJump:
+    """One event that moved its partition's clock far ahead in one step."""
+
+    partition: int
+    event_key: str
+    from_ms: int
+    to_ms: int
+
+    @property
+    def step_ms(self) -> int:
+        return self.to_ms - self.from_ms
 
 
 class ReplayRule:
@@ -213,25 +233,48 @@ class LatenessRule:
 class IngestRules:
     """Replay, then lateness, for the valid events of ONE stream."""
 
+    #: jumps kept for reporting (the newest)
+    MAX_JUMPS = 20
+
     def __init__(
         self,
         *,
         dedup_horizon_ms: int,
         watermark_delay_ms: int,
         allowed_lateness_ms: int,
+        jump_warn_ms: int | None = None,
         journal: bool = False,
     ) -> None:
         self.replays = ReplayRule(dedup_horizon_ms, journal=journal)
         self.lateness = LatenessRule(watermark_delay_ms, allowed_lateness_ms)
+        self.jump_warn_ms = jump_warn_ms
         #: the watermark of the last LATE verdict
         self.late_watermark_ms: int | None = None
+        self.accepted = 0
+        self.late = 0
+        self.jumps: deque[WatermarkJump] = deque(maxlen=self.MAX_JUMPS)
 
     def decide(self, key: str, event_time_ms: int, partition: int = 0) -> Verdict:
         """The verdict for one valid event; updates the state (a late key counts as seen)."""
         if self.replays.is_replay(key, event_time_ms, partition):
             return Verdict.REPLAY
+        before = self.lateness.clocks.get(partition)
         watermark = self.lateness.observe(event_time_ms, partition)
         if watermark is not None:
             self.late_watermark_ms = watermark
+            self.late += 1
             return Verdict.LATE
+        self.accepted += 1
+        if (
+            self.jump_warn_ms is not None
+            and before is not None
+            and event_time_ms - before > self.jump_warn_ms
+        ):
+            self.jumps.append(WatermarkJump(partition, key, before, event_time_ms))
         return Verdict.ACCEPT
+
+    @property
+    def late_share(self) -> float:
+        """Late events among the accepted and late ones (0 before any): an operator's ratio."""
+        total = self.accepted + self.late
+        return self.late / total if total else 0.0

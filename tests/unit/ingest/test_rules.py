@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.ingest.rules import IngestRules, LatenessRule, ReplayRule, Verdict
+from pipelines.ingest.rules import IngestRules, LatenessRule, ReplayRule, Verdict, WatermarkJump
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -224,3 +224,19 @@ def test_rules_in_order_replay_then_late_and_a_late_key_counts_as_seen() -> None
         Verdict.REPLAY,
     ]
     assert rules.late_watermark_ms == 10 * HOUR - 5 * MIN
+
+
+def test_a_jump_of_more_than_the_limit_is_recorded_with_its_event() -> None:
+    rules = IngestRules(
+        dedup_horizon_ms=HORIZON,
+        watermark_delay_ms=5 * MIN,
+        allowed_lateness_ms=HOUR,
+        jump_warn_ms=DAY,
+    )
+    rules.decide("a", 0, 1)
+    rules.decide("b", DAY, 1)  # exactly one day: not a jump
+    assert not rules.jumps
+    rules.decide("wrong-date", 31 * DAY + 1, 1)
+    assert list(rules.jumps) == [WatermarkJump(1, "wrong-date", DAY, 31 * DAY + 1)]
+    assert rules.decide("c", 2 * DAY, 1) is Verdict.LATE  # what the jump does next
+    assert rules.late_share == 1 / 4
