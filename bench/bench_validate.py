@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 
+from pipelines.config import load_settings
 from pipelines.domain.events import Stream
 from pipelines.validation import Rejection, Validator
 
@@ -122,7 +123,7 @@ def main() -> None:
     lines = make_lines(args.lines, args.seed)
     size = sum(map(len, lines)) / len(lines)
     print(f"{len(lines):,} view lines, {size:.0f} bytes/line on average")
-    validator = Validator(Stream.VIEW, reference_ms=AS_OF_MS)
+    validator = Validator(Stream.VIEW, AS_OF_MS, load_settings().future_tolerance_ms)
     outcomes = Counter(
         r.reason.value if isinstance(r, Rejection) else "accepted"
         for r in validator.validate_many(lines)

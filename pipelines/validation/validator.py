@@ -9,9 +9,7 @@ from pipelines.validation.exact import ExactPath
 from pipelines.validation.fast import FastPath
 from pipelines.validation.reasons import Rejection
 
-__all__ = ["DEFAULT_FUTURE_TOLERANCE_MS", "Validator"]
-
-DEFAULT_FUTURE_TOLERANCE_MS = 600_000
+__all__ = ["Validator"]
 
 
 class Validator:
@@ -20,7 +18,8 @@ class Validator:
     ``reference_ms`` is the reference clock (epoch ms): ``--as-of`` in a bounded
     run; a live consumer assigns ``validator.reference_ms`` from the wall clock
     (e.g. once per poll). An instant ``> reference_ms + future_tolerance_ms`` is
-    ``future_event_time``; exactly at the limit is accepted.
+    ``future_event_time``; exactly at the limit is accepted. ``future_tolerance_ms`` is
+    ``Settings.future_tolerance_ms`` (no default here: the number lives in the settings).
 
     :meth:`validate` never raises on any ``bytes`` and returns exactly one
     outcome. Lines are tried on a fast path first; anything it is unsure about
@@ -31,7 +30,7 @@ class Validator:
         self,
         stream: Stream,
         reference_ms: int,
-        future_tolerance_ms: int = DEFAULT_FUTURE_TOLERANCE_MS,
+        future_tolerance_ms: int,
     ) -> None:
         self.stream = Stream(stream)
         self.future_tolerance_ms = future_tolerance_ms

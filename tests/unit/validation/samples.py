@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pipelines.config import Settings
 from pipelines.domain.events import Stream
 
 REFERENCE_MS = 1_772_323_200_000  # 2026-03-01T00:00:00Z
-TOLERANCE_MS = 600_000
+TOLERANCE_MS: int = Settings.model_fields["future_tolerance_ms"].default
 
 SAMPLES: dict[Stream, dict[str, Any]] = {
     Stream.VIEW: {

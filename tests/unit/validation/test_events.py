@@ -21,11 +21,11 @@ from pipelines.domain.events import (
 from pipelines.validation import Validator
 from pipelines.validation.fields import STREAM_FIELDS
 
-from .samples import REFERENCE_MS, SAMPLES, line, with_
+from .samples import REFERENCE_MS, SAMPLES, TOLERANCE_MS, line, with_
 
 
 def _event(stream: Stream, **changes: object) -> Event:
-    outcome = Validator(stream, REFERENCE_MS).validate(line(with_(stream, **changes)))
+    outcome = Validator(stream, REFERENCE_MS, TOLERANCE_MS).validate(line(with_(stream, **changes)))
     assert isinstance(outcome, EVENT_TYPES[stream])
     return outcome
 
@@ -43,7 +43,7 @@ def test_clean_json_round_trips_and_revalidates(stream: Stream) -> None:
     decoded = orjson.loads(clean)
     assert list(decoded) == [spec.name for spec in STREAM_FIELDS[stream]]
     assert from_clean_json(stream, clean) == event
-    assert Validator(stream, REFERENCE_MS).validate(clean) == event  # idempotent
+    assert Validator(stream, REFERENCE_MS, TOLERANCE_MS).validate(clean) == event  # idempotent
     assert stream_of(event) is stream
 
 

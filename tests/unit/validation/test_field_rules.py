@@ -10,7 +10,7 @@ from pipelines.domain.events import EVENT_TYPES, CommentEvent, Stream
 from pipelines.validation import Rejection, RejectReason, Validator
 from pipelines.validation.fields import STREAM_FIELDS, FieldSpec, Kind
 
-from .samples import REFERENCE_MS, SAMPLES, line, with_
+from .samples import REFERENCE_MS, SAMPLES, TOLERANCE_MS, line, with_
 
 R = RejectReason
 ABSENT = ...
@@ -137,7 +137,7 @@ def _cases() -> list[Any]:
 
 
 def _outcome(stream: Stream, raw: bytes) -> Any:
-    validator = Validator(stream, REFERENCE_MS)
+    validator = Validator(stream, REFERENCE_MS, TOLERANCE_MS)
     outcome = validator.validate(raw)
     assert outcome == validator.validate_exact(raw)
     return outcome

@@ -83,7 +83,7 @@ def test_rfc3339_rejected(text: str) -> None:
 
 
 def _view(event_time: object, reference_ms: int = REFERENCE_MS) -> ViewEvent | Rejection:
-    validator = Validator(Stream.VIEW, reference_ms)
+    validator = Validator(Stream.VIEW, reference_ms, TOLERANCE_MS)
     raw = line(with_(Stream.VIEW, event_time=event_time))
     outcome = validator.validate(raw)
     assert outcome == validator.validate_exact(raw)

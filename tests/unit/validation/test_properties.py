@@ -18,7 +18,7 @@ references = st.sampled_from([REFERENCE_MS, 0, MAX_INSTANT_MS])
 
 
 def _check_one_outcome(stream: Stream, reference_ms: int, raw: bytes) -> None:
-    validator = Validator(stream, reference_ms)
+    validator = Validator(stream, reference_ms, TOLERANCE_MS)
     outcome = validator.validate(raw)
     exact = validator.validate_exact(raw)
     assert outcome == exact
@@ -61,7 +61,7 @@ def test_fast_path_only_accepts_what_the_exact_path_accepts(
     data: st.DataObject, stream: Stream
 ) -> None:
     raw = data.draw(event_lines(stream))
-    validator = Validator(stream, REFERENCE_MS)
+    validator = Validator(stream, REFERENCE_MS, TOLERANCE_MS)
     fast = FastPath(stream, REFERENCE_MS + TOLERANCE_MS)(raw)
     if fast is not None:
         assert validator.validate_exact(raw) == fast

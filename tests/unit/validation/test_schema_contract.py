@@ -19,7 +19,7 @@ from pipelines.validation.fields import STREAM_FIELDS, Kind
 from pipelines.validation.instants import MAX_INSTANT_MS
 from pipelines.validation.schema import fields_from_schema, load_schema, schema_path
 
-from .samples import SAMPLES, line
+from .samples import SAMPLES, TOLERANCE_MS, line
 from .strategies import event_objects
 
 _RFC3339 = re.compile(
@@ -82,7 +82,7 @@ def test_field_table_is_the_schema(stream: Stream) -> None:
 def test_samples_are_valid_for_both(stream: Stream) -> None:
     assert not list(_schema_validator(stream).iter_errors(SAMPLES[stream]))
     assert not isinstance(
-        Validator(stream, MAX_INSTANT_MS).validate(line(SAMPLES[stream])), Rejection
+        Validator(stream, MAX_INSTANT_MS, TOLERANCE_MS).validate(line(SAMPLES[stream])), Rejection
     )
 
 
@@ -98,7 +98,7 @@ def test_jsonschema_accepts_exactly_what_the_validator_accepts(
     data: st.DataObject, stream: Stream
 ) -> None:
     raw = line(data.draw(event_objects(stream)))
-    outcome = Validator(stream, reference_ms=MAX_INSTANT_MS).validate(raw)
+    outcome = Validator(stream, MAX_INSTANT_MS, TOLERANCE_MS).validate(raw)
     errors = list(_schema_validator(stream).iter_errors(orjson.loads(raw)))
     if isinstance(outcome, Rejection) and outcome.reason in _NOT_CHECKED_BY_JSON_SCHEMA:
         # only the code patterns may fail: the code lists themselves are beyond JSON Schema
