@@ -8,7 +8,7 @@ JARS_STAMP := infra/target/.jars
 DEMO_DIR ?= demo-data
 WAREHOUSE ?= .pulse/warehouse
 
-.PHONY: setup run test test-unit lint up down status kafka-status bench-kafka-baseline clean
+.PHONY: setup run test test-unit lint up down status kafka-status bench-kafka-baseline clean deploy-check
 
 setup: $(STAMP) $(JARS_STAMP)
 
@@ -43,6 +43,12 @@ lint: setup
 .PHONY: docs
 docs: setup
 	$(BIN)/python -m pipelines.warehouse.table_docs --out docs/tables.md
+
+# Deploy artefacts (infra/k8s, infra/docker, infra/prometheus, infra/grafana), validated offline:
+# Kubernetes + CRD schemas, project rules, Dockerfiles, promtool rule tests (docs/deploy.md).
+deploy-check: setup
+	bash infra/prometheus/install-promtool.sh
+	$(BIN)/python -m pipelines.deploy.check infra/k8s
 
 # The streaming stack: Kafka broker (KRaft), topics, Faust ingest, Flink streaming job, loader.
 up: setup

@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-import dockerfile  # type: ignore[import-untyped]
+import dockerfile  # type: ignore[import-not-found, unused-ignore]
 
 from pipelines.deploy.manifests import image_problem
 from pipelines.deploy.problems import Problem
@@ -127,13 +127,13 @@ def check_dockerfiles(docker_dir: Path, repo: Path) -> list[Problem]:
         problems += [Problem(str(path), message) for message in rules]
     hadolint = hadolint_binary()
     if hadolint is None:
-        problems.append(Problem("hadolint", "not installed: pip install -c constraints.txt '.[dev]'"))
+        problems.append(
+            Problem("hadolint", "not installed: pip install -c constraints.txt '.[dev]'")
+        )
     elif files:
         config = docker_dir / ".hadolint.yaml"
         args = [hadolint, "--no-color", *(["--config", str(config)] if config.is_file() else [])]
-        run = subprocess.run(
-            [*args, *map(str, files)], capture_output=True, text=True, check=False
-        )
+        run = subprocess.run([*args, *map(str, files)], capture_output=True, text=True, check=False)
         for line in (run.stdout + run.stderr).splitlines():
             if line.strip():
                 problems.append(Problem("hadolint", line.strip()))

@@ -12,10 +12,10 @@ binary is on PATH):
   ``initContainers`` list, at any depth (kustomize's image transformer);
 * ``patches``: strategic-merge patches (a mapping; maps merge, ``null`` deletes; in built-in
   kinds lists of maps merge on their key (``name``, ``mountPath``, ...), every other list is
-  replaced whole, as kustomize does for custom resources, which it has no schema for) and JSON 6902 patches (a list
-  of ``add``/``replace``/``remove`` operations), from ``path`` or inline ``patch``, applied to
-  the resource they name or to every resource a ``target`` selects (kind, name, group,
-  version, namespace).
+  replaced whole, as kustomize does for custom resources, which it has no schema for) and
+  JSON 6902 patches (a list of ``add``/``replace``/``remove`` operations), from ``path`` or
+  inline ``patch``, applied to the resource they name or to every resource a ``target``
+  selects (kind, name, group, version, namespace).
 
 Any other field is an error: the renderer refuses what it would otherwise render wrongly.
 """
@@ -31,9 +31,7 @@ from typing import Any
 import yaml
 
 KUSTOMIZATION = "kustomization.yaml"
-SUPPORTED_FIELDS = frozenset(
-    {"apiVersion", "kind", "resources", "namespace", "images", "patches"}
-)
+SUPPORTED_FIELDS = frozenset({"apiVersion", "kind", "resources", "namespace", "images", "patches"})
 TARGET_FIELDS = frozenset({"group", "version", "kind", "name", "namespace"})
 # kyaml infers the merge key of a list of maps without schema from these fields, in order.
 ASSOCIATIVE_KEYS = ("mountPath", "devicePath", "ip", "type", "topologyKey", "name", "containerPort")
@@ -340,4 +338,6 @@ def _apply_image(file: Path, spec: dict[str, Any], resources: list[Resource]) ->
                 tag, digest = str(spec["newTag"]), None
             if "digest" in spec:
                 tag, digest = None, str(spec["digest"])
-            container["image"] = name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+            container["image"] = (
+                name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+            )
