@@ -148,11 +148,11 @@ def main() -> int:
             env = {
                 **os.environ,
                 "PYTHONPATH": str(REPO),
-                "PULSE_KAFKA_BOOTSTRAP": bs,
-                "PULSE_INGEST_APP_ID": "bench-ingest",
-                "PULSE_INGEST_TOPIC_PREFIX": PREFIX,
-                "PULSE_INGEST_MAX_BATCH": str(args.max_batch),
-                "PULSE_INGEST_DATADIR": str(tmp / "faust"),
+                "PULSE_KAFKA__BOOTSTRAP": bs,
+                "PULSE_INGEST__GROUP": "bench-ingest",
+                "PULSE_KAFKA__TOPIC_PREFIX": PREFIX,
+                "PULSE_INGEST__MAX_BATCH": str(args.max_batch),
+                "PULSE_INGEST__DATA_DIR": str(tmp / "faust"),
             }
             log = (tmp / "worker.log").open("wb")
             worker = subprocess.Popen(

@@ -18,7 +18,7 @@ measures the pipeline's own delay after that wait:
   pipeline stands between the click and its row.
 * ``visible_at``: wall time at which the loader's INSERT of the batch holding
   the click's ``results.attributed_clicks`` record returned (and payouts were
-  rebuilt), from the loader journal (``PULSE_LOADER_JOURNAL``): from that
+  rebuilt), from the loader journal (``PULSE_LOADER__JOURNAL``): from that
   moment a query sees the row. (An embedded chdb folder can be opened by one
   process only, the loader, so the benchmark cannot poll it itself.)
 
@@ -247,10 +247,10 @@ def main() -> int:
         env = {
             **os.environ,
             "PYTHONPATH": str(REPO),
-            "PULSE_KAFKA_BOOTSTRAP": broker.bootstrap,
+            "PULSE_KAFKA__BOOTSTRAP": broker.bootstrap,
             "PULSE_WAREHOUSE": str(tmp / "warehouse"),
-            "PULSE_LOADER_DATADIR": str(tmp / "loader-data"),
-            "PULSE_LOADER_JOURNAL": str(tmp / "journal.jsonl"),
+            "PULSE_LOADER__DATA_DIR": str(tmp / "loader-data"),
+            "PULSE_LOADER__JOURNAL": str(tmp / "journal.jsonl"),
         }
         procs.append(_start([sys.executable, "-m", "jobs.faust_loader"], env, tmp / "loader.log"))
         flink_argv = [

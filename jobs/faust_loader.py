@@ -13,13 +13,15 @@ double-counted.
 All warehouse work runs on ONE thread (chdb: one engine per process, one folder);
 this process must be the only one that opens an embedded warehouse folder.
 
-Run: ``python -m jobs.faust_loader worker --without-web -l info``. Environment:
-``PULSE_KAFKA_BOOTSTRAP``, ``PULSE_WAREHOUSE`` (settings), ``PULSE_LOADER_GROUP``
-(default ``pulse-loader``), ``PULSE_LOADER_BATCH`` (max rows per insert,
-default 5000), ``PULSE_LOADER_WITHIN_S`` (max wait to fill a batch, default
-0.5), ``PULSE_LOADER_DATADIR`` (default ``.pulse/stack/loader-data``),
-``PULSE_LOADER_JOURNAL`` (optional JSON Lines file: one line per stored batch
-with its offsets and the time it became visible; used by the latency benchmark).
+Run: ``python -m jobs.faust_loader worker --without-web -l info``. Settings
+(:mod:`pipelines.config`): ``PULSE_KAFKA__BOOTSTRAP``, ``PULSE_KAFKA__TOPIC_PREFIX``,
+``PULSE_WAREHOUSE``, ``PULSE_METRICS__PORT`` and the ``loader`` section:
+``PULSE_LOADER__GROUP`` (default ``pulse-loader``), ``PULSE_LOADER__BATCH`` (max
+rows per insert, default 5000), ``PULSE_LOADER__WITHIN_S`` (max wait to fill a
+batch, default 0.5), ``PULSE_LOADER__DATA_DIR`` (default
+``.pulse/stack/loader-data``), ``PULSE_LOADER__JOURNAL`` (optional JSON Lines
+file: one line per stored batch with its offsets and the time it became visible;
+used by the latency benchmark).
 """
 
 from __future__ import annotations
@@ -36,12 +38,11 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from prometheus_client import Counter, Histogram, start_http_server
 
+from pipelines import metrics
 from pipelines.config import Settings, load_settings
 from pipelines.connectors.warehouse import Warehouse
 from pipelines.errors import PulseError
-from pipelines.metrics import ROWS_LOADED
 from pipelines.streaming.loader import (
     CLICKS_TABLE,
     TOPIC_TABLES,
@@ -50,30 +51,13 @@ from pipelines.streaming.loader import (
     click_days,
 )
 from pipelines.warehouse.migrations import migrate
-from pipelines.warehouse.rollups import rebuild_payouts
+from pipelines.warehouse.rollups import PAYOUTS, rebuild_payouts
 
 log = logging.getLogger("pulse.loader")
 log.setLevel(logging.INFO)
 
-JOB = "streaming"
-GROUP = os.environ.get("PULSE_LOADER_GROUP", "pulse-loader")
-BATCH = int(os.environ.get("PULSE_LOADER_BATCH", "5000"))
-WITHIN_S = float(os.environ.get("PULSE_LOADER_WITHIN_S", "0.5"))
-DATADIR = os.environ.get("PULSE_LOADER_DATADIR", ".pulse/stack/loader-data")
-JOURNAL = os.environ.get("PULSE_LOADER_JOURNAL")
+JOB = "faust_loader"  # the ``job`` label of its metrics
 ATTEMPTS = 8  # then the process exits without acking: the batch is redelivered on restart
-
-BAD_RECORDS = Counter(
-    "pulse_loader_bad_records_total",
-    "Records the loader could not convert (skipped and logged).",
-    ["topic"],
-)
-BATCH_SECONDS = Histogram(
-    "pulse_loader_batch_duration_seconds",
-    "Wall time to store one batch (convert, insert, rollup).",
-    ["table"],
-    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
-)
 
 
 class WarehouseWriter:
@@ -98,7 +82,7 @@ class WarehouseWriter:
         started = time.perf_counter()
         converted = batch_to_arrow(topic, records)
         for record, why in converted.bad:
-            BAD_RECORDS.labels(topic).inc()
+            metrics.LOADER_BAD_RECORDS.labels(JOB, converted.table).inc()
             log.error(
                 "skipping unreadable record %s/%d@%d: %s",
                 record.topic,
@@ -107,11 +91,19 @@ class WarehouseWriter:
                 why,
             )
         wh = self._warehouse()
-        rows = wh.insert_arrow(converted.table, converted.data)
+        try:
+            rows = wh.insert_arrow(converted.table, converted.data)
+        except Exception:
+            metrics.INSERT_ERRORS.labels(JOB, converted.table).inc()
+            raise
         if converted.table == CLICKS_TABLE and rows:
-            rebuild_payouts(wh, click_days(converted.data))
-        ROWS_LOADED.labels(JOB, converted.table).inc(rows)
-        BATCH_SECONDS.labels(converted.table).observe(time.perf_counter() - started)
+            try:
+                rebuild_payouts(wh, click_days(converted.data))
+            except Exception:
+                metrics.INSERT_ERRORS.labels(JOB, PAYOUTS).inc()
+                raise
+        metrics.ROWS_LOADED.labels(JOB, converted.table).inc(rows)
+        metrics.LOADER_BATCH_SECONDS.labels(JOB).observe(time.perf_counter() - started)
         if self.journal is not None:
             self._write_journal(topic, records, rows)
         return rows
@@ -140,23 +132,6 @@ class WarehouseWriter:
         self._executor.shutdown(wait=True)
 
 
-settings = load_settings()
-writer = WarehouseWriter(settings, Path(JOURNAL) if JOURNAL else None)
-
-app = faust.App(
-    GROUP,
-    broker=f"kafka://{settings.kafka_bootstrap}",
-    store="memory://",
-    datadir=DATADIR,
-    web_enabled=False,
-    topic_partitions=1,
-    topic_replication_factor=1,
-    broker_commit_interval=0.5,
-    consumer_auto_offset_reset="earliest",
-    stream_buffer_maxsize=max(4096, 2 * BATCH),
-)
-
-
 def _record(event: Any) -> Record:
     message = event.message
     stamp = message.timestamp
@@ -169,7 +144,9 @@ def _record(event: Any) -> Record:
     )
 
 
-async def _store_with_retries(topic: str, records: Sequence[Record]) -> int:
+async def _store_with_retries(
+    writer: WarehouseWriter, topic: str, records: Sequence[Record]
+) -> int:
     delay = 0.5
     for attempt in range(1, ATTEMPTS + 1):
         try:
@@ -185,36 +162,57 @@ async def _store_with_retries(topic: str, records: Sequence[Record]) -> int:
     os._exit(70)
 
 
-def _make_agent(topic: str) -> Callable[[Any], AsyncIterator[None]]:
-    async def load(stream: Any) -> AsyncIterator[None]:
-        async for events in stream.noack_take(BATCH, within=WITHIN_S):
-            await _store_with_retries(topic, [_record(event) for event in events])
-            for event in events:  # offsets become committable only now
-                await stream.ack(event)
-            yield None
-
-    return load
-
-
-for _topic in TOPIC_TABLES:
-    _channel = app.topic(
-        _topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+def create_app(settings: Settings) -> tuple[faust.App, WarehouseWriter]:
+    """The Faust app (one agent per results topic) and the writer it stores batches with."""
+    cfg = settings.loader
+    writer = WarehouseWriter(settings, Path(cfg.journal) if cfg.journal else None)
+    app = faust.App(
+        cfg.group,
+        broker=f"kafka://{settings.kafka.bootstrap}",
+        store="memory://",
+        datadir=cfg.data_dir,
+        web_enabled=False,
+        topic_partitions=1,
+        topic_replication_factor=1,
+        broker_commit_interval=0.5,
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=max(4096, 2 * cfg.batch),
     )
-    app.agent(_channel, name=f"load-{TOPIC_TABLES[_topic]}")(_make_agent(_topic))
+
+    def make_agent(topic: str) -> Callable[[Any], AsyncIterator[None]]:
+        async def load(stream: Any) -> AsyncIterator[None]:
+            async for events in stream.noack_take(cfg.batch, within=cfg.within_s):
+                await _store_with_retries(writer, topic, [_record(event) for event in events])
+                for event in events:  # offsets become committable only now
+                    await stream.ack(event)
+                yield None
+
+        return load
+
+    for topic, table in TOPIC_TABLES.items():
+        channel = app.topic(
+            settings.kafka.topic_prefix + topic,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        app.agent(channel, name=f"load-{table}")(make_agent(topic))
+
+    async def open_warehouse() -> None:
+        """Open (and migrate) the warehouse at start: fail fast when it is locked."""
+        metrics.serve(settings.metrics)
+        try:
+            await writer.run(writer._warehouse)
+        except PulseError as err:
+            log.critical("%s", err)
+            os._exit(2)
+
+    app.task(open_warehouse)
+    return app, writer
 
 
-async def _open_warehouse() -> None:
-    """Open (and migrate) the warehouse at start: fail fast when it is locked."""
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
-    try:
-        await writer.run(writer._warehouse)
-    except PulseError as err:
-        log.critical("%s", err)
-        os._exit(2)
-
-
-app.task(_open_warehouse)
+app, writer = create_app(load_settings())
 
 
 def main() -> None:

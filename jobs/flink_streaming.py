@@ -5,6 +5,11 @@ Thin wiring: settings -> :class:`~pipelines.connectors.flink_kafka.KafkaConnecto
 mini-cluster, until SIGTERM/SIGINT (the job is cancelled, its last checkpoint
 is retained) or until the job fails (exit 1).
 
+Settings (:mod:`pipelines.config`): the ``flink`` section gives the defaults of
+the flags (``PULSE_FLINK__CHECKPOINT_DIR``, ``PULSE_FLINK__CHECKPOINT_INTERVAL_S``,
+``PULSE_FLINK__IDLE_TIMEOUT_S``, ``PULSE_FLINK__REST_PORT``, ``PULSE_FLINK__GROUP``,
+plus ``PULSE_FLINK__PARALLELISM`` and ``PULSE_FLINK__JVM_HEAP``); a flag wins.
+
 Recovery. A checkpoint is taken every ``--checkpoint-interval`` seconds into
 ``--checkpoint-dir`` (default ``.pulse/flink/checkpoints``) and retained on
 cancellation. On start the job resumes from the newest completed checkpoint
@@ -47,7 +52,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import time
@@ -56,50 +60,53 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pipelines.config import load_settings
-from pipelines.connectors.flink_kafka import DEFAULT_GROUP, KafkaConnector, connector_jar
+from pipelines.config import FlinkSettings, load_settings
+from pipelines.connectors.flink_kafka import KafkaConnector, connector_jar
 from pipelines.flink.job import FlinkOptions, build_statements, create_table_environment
-from pipelines.streaming.checkpoints import DEFAULT_DIR, latest_checkpoint, prune_checkpoints
+from pipelines.streaming.checkpoints import latest_checkpoint, prune_checkpoints
 
 log = logging.getLogger("pulse.flink_streaming")
 
 TERMINAL = ("FAILED", "CANCELED", "FINISHED")
 
 
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
-
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_args(flink: FlinkSettings, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The flags; their defaults are the ``flink`` section of the settings."""
     p = argparse.ArgumentParser(prog="python -m jobs.flink_streaming", description=__doc__)
     p.add_argument(
         "--checkpoint-dir",
         type=Path,
-        default=Path(os.environ.get("PULSE_FLINK_CHECKPOINT_DIR", str(DEFAULT_DIR))),
-        help="env PULSE_FLINK_CHECKPOINT_DIR (default .pulse/flink/checkpoints)",
+        default=Path(flink.checkpoint_dir),
+        help=f"PULSE_FLINK__CHECKPOINT_DIR (default here: {flink.checkpoint_dir})",
     )
     p.add_argument(
         "--checkpoint-interval",
         type=float,
-        default=_env_float("PULSE_FLINK_CHECKPOINT_INTERVAL_S", 10.0),
+        default=flink.checkpoint_interval_s,
         metavar="S",
-        help="seconds between checkpoints (env PULSE_FLINK_CHECKPOINT_INTERVAL_S, default 10)",
+        help="seconds between checkpoints "
+        f"(PULSE_FLINK__CHECKPOINT_INTERVAL_S; default here: {flink.checkpoint_interval_s:g})",
     )
     p.add_argument(
         "--idle-timeout",
         type=float,
-        default=_env_float("PULSE_FLINK_IDLE_TIMEOUT_S", 30.0),
+        default=flink.idle_timeout_s,
         metavar="S",
-        help="source idle timeout in seconds (env PULSE_FLINK_IDLE_TIMEOUT_S, default 30)",
+        help="source idle timeout in seconds "
+        f"(PULSE_FLINK__IDLE_TIMEOUT_S; default here: {flink.idle_timeout_s:g})",
     )
     p.add_argument(
         "--rest-port",
         type=int,
-        default=int(os.environ.get("PULSE_FLINK_REST_PORT", "8081")),
-        help="REST API of the mini-cluster on 127.0.0.1 (env PULSE_FLINK_REST_PORT; 0: off)",
+        default=flink.rest_port,
+        help="REST API of the mini-cluster on 127.0.0.1 "
+        f"(PULSE_FLINK__REST_PORT; 0: off; default here: {flink.rest_port})",
     )
-    p.add_argument("--group", default=os.environ.get("PULSE_FLINK_GROUP", DEFAULT_GROUP))
+    p.add_argument(
+        "--group",
+        default=flink.group,
+        help=f"consumer group (PULSE_FLINK__GROUP; default here: {flink.group})",
+    )
     p.add_argument(
         "--from-earliest",
         action="store_true",
@@ -153,15 +160,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # PyFlink's Beam worker module lowers the root logger to WARNING on import.
     log.setLevel(logging.INFO)
-    args = parse_args(argv)
+    settings = load_settings()
+    if settings.kafka.topic_prefix:
+        log.error("kafka.topic_prefix is not supported by the Flink job's Kafka connector yet")
+        return 2
+    args = parse_args(settings.flink, argv)
     stop = _Stop()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    settings = load_settings()
     restore = None if args.from_earliest else latest_checkpoint(args.checkpoint_dir)
     connector = KafkaConnector(
-        settings.kafka_bootstrap,
+        settings.kafka.bootstrap,
         group_id=args.group,
         startup_mode="earliest-offset" if args.from_earliest else "group-offsets",
     )
@@ -174,8 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "no checkpoint in %s: starting from %s", args.checkpoint_dir, connector.startup_mode
         )
     options = FlinkOptions(
-        parallelism=settings.flink_parallelism,
-        jvm_heap=settings.flink_jvm_heap,
+        parallelism=settings.flink.parallelism,
+        jvm_heap=settings.flink.jvm_heap,
         jars=(connector_jar(Path(settings.jars_dir)),),
         checkpoint_interval_ms=int(args.checkpoint_interval * 1000),
         extra=flink_config(args, restore),
@@ -184,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     statements = build_statements(t_env, settings, connector.source_options, connector.sink_options)
     result = statements.execute()
     job_client = result.get_job_client()
-    log.info("job %s running (bootstrap %s)", job_client.get_job_id(), settings.kafka_bootstrap)
+    log.info("job %s running (bootstrap %s)", job_client.get_job_id(), settings.kafka.bootstrap)
     while not stop.requested:
         time.sleep(0.5)
         status = _status(job_client)

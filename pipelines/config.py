@@ -1,33 +1,219 @@
-"""The one configuration object of pulse.
+"""The one configuration object of pulse, and the only module that reads the environment.
 
-Every number of the domain contract (``../shared/DOMAIN.md``) is a default here.
-Values are read, in rising priority, from the defaults below, an optional TOML
-file named by ``PULSE_CONFIG_FILE`` (or ``pulse --config FILE``), and ``PULSE_*``
-environment variables (``PULSE_WAREHOUSE``, ``PULSE_KAFKA_BOOTSTRAP``, ...).
-Durations are integer milliseconds, money integer micros, rates exact decimals.
+Every number of the business rules (``docs/rules.md``) is a flat field with its default
+here; everything operational lives in a nested section: ``kafka``, ``ingest``, ``loader``,
+``flink``, ``stack``, ``metrics``. Values are read, in rising priority, from
+
+1. the defaults below;
+2. an optional TOML file named by ``PULSE_CONFIG_FILE`` (or ``pulse --config FILE``), with one
+   table per section (``[kafka]``, ``[flink]``, ...);
+3. secret files in the folder named by ``PULSE_SECRETS_DIR`` (a mounted Kubernetes secret):
+   one file per field, named like the field, sections joined by ``__`` (``warehouse_password``,
+   ``kafka__sasl_password``), no ``PULSE_`` prefix;
+4. ``PULSE_*`` environment variables: ``PULSE_<FIELD>`` for a flat field
+   (``PULSE_WAREHOUSE``), ``PULSE_<SECTION>__<FIELD>`` inside a section
+   (``PULSE_KAFKA__BOOTSTRAP``, ``PULSE_FLINK__PARALLELISM``, ``PULSE_LOADER__BATCH``);
+5. explicit overrides of :func:`load_settings` (command-line flags).
+
+Durations are integer milliseconds (rules) or seconds where the name says ``_s``, money
+integer micros, rates exact decimals. Secrets are :class:`~pydantic.SecretStr`: never logged,
+masked by :meth:`Settings.public_dict` and ``repr``.
+
+Jobs build ONE :class:`Settings` at start and pass it (or a section) down; no other module of
+``pipelines/`` or ``jobs/`` reads ``os.environ``. Platform variables that are not pulse
+settings (``JAVA_HOME``, PyFlink's ``JVM_ARGS``) go through :func:`platform_variable` and
+:func:`export_to_children` here too.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NestedSecretsSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from pipelines.dsn import redact_dsn
+from pipelines.errors import PulseError
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
 
 CONFIG_FILE_ENV = "PULSE_CONFIG_FILE"
+SECRETS_DIR_ENV = "PULSE_SECRETS_DIR"
+MASK = "**********"
+
+#: environment variables of earlier versions -> their name now (refused with this hint)
+RENAMED_ENV: dict[str, str] = {
+    "PULSE_KAFKA_BOOTSTRAP": "PULSE_KAFKA__BOOTSTRAP",
+    "PULSE_KAFKA_DATA_DIR": "PULSE_KAFKA__DATA_DIR",
+    "PULSE_INGEST_APP_ID": "PULSE_INGEST__GROUP",
+    "PULSE_INGEST_GROUP": "PULSE_INGEST__GROUP",
+    "PULSE_INGEST_TOPIC_PREFIX": "PULSE_KAFKA__TOPIC_PREFIX",
+    "PULSE_INGEST_STREAMS": "PULSE_INGEST__STREAMS",
+    "PULSE_INGEST_MAX_BATCH": "PULSE_INGEST__MAX_BATCH",
+    "PULSE_INGEST_SESSION_TIMEOUT_MS": "PULSE_INGEST__SESSION_TIMEOUT_MS",
+    "PULSE_INGEST_IDLE_TIMEOUT_S": "PULSE_INGEST__IDLE_TIMEOUT_S",
+    "PULSE_INGEST_DATADIR": "PULSE_INGEST__DATA_DIR",
+    "PULSE_INGEST_CMD": "PULSE_INGEST__COMMAND",
+    "PULSE_LOADER_GROUP": "PULSE_LOADER__GROUP",
+    "PULSE_LOADER_BATCH": "PULSE_LOADER__BATCH",
+    "PULSE_LOADER_WITHIN_S": "PULSE_LOADER__WITHIN_S",
+    "PULSE_LOADER_DATADIR": "PULSE_LOADER__DATA_DIR",
+    "PULSE_LOADER_JOURNAL": "PULSE_LOADER__JOURNAL",
+    "PULSE_FLINK_PARALLELISM": "PULSE_FLINK__PARALLELISM",
+    "PULSE_FLINK_JVM_HEAP": "PULSE_FLINK__JVM_HEAP",
+    "PULSE_FLINK_REST_PORT": "PULSE_FLINK__REST_PORT",
+    "PULSE_FLINK_CHECKPOINT_DIR": "PULSE_FLINK__CHECKPOINT_DIR",
+    "PULSE_FLINK_CHECKPOINT_INTERVAL_S": "PULSE_FLINK__CHECKPOINT_INTERVAL_S",
+    "PULSE_FLINK_IDLE_TIMEOUT_S": "PULSE_FLINK__IDLE_TIMEOUT_S",
+    "PULSE_FLINK_GROUP": "PULSE_FLINK__GROUP",
+    "PULSE_STACK_DIR": "PULSE_STACK__DIR",
+    "PULSE_METRICS_PORT": "PULSE_METRICS__PORT",
+}
+
+
+class ObsoleteSettingError(PulseError):
+    """An environment variable of an earlier version is set (it would be silently ignored)."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    """Where the Kafka cluster is and how clients reach it."""
+
+    bootstrap: str = Field(default="127.0.0.1:9092", description="host:port of the brokers")
+    topic_prefix: str = Field(
+        default="",
+        description="prefix of every pulse topic name (isolates tests and benchmarks on one "
+        "broker); the one prefix that every Kafka client of pulse reads",
+    )
+    data_dir: str = Field(default=".pulse/kafka", description="folder of the LOCAL broker")
+    # client security (not applied by the clients yet: the local broker is PLAINTEXT)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = Field(default=None, description="CA bundle (PEM) for SSL")
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL_") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password
+        ):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism, "
+                "sasl_username and sasl_password"
+            )
+        return self
+
+
+def _all_streams() -> tuple[str, ...]:
+    from pipelines.domain.events import Stream  # the domain may import config: import late
+
+    return tuple(s.value for s in Stream)
+
+
+class IngestSettings(_Section):
+    """The streaming ingest job (``jobs/faust_ingest.py``): raw.* -> clean.*."""
+
+    group: str = Field(default="pulse-ingest", description="consumer group and Faust app id")
+    streams: Annotated[tuple[str, ...], NoDecode] = Field(
+        default_factory=_all_streams,
+        description="streams this worker ingests (env: comma-separated or a JSON list)",
+    )
+    max_batch: int = Field(default=20_000, ge=1, description="records per poll and batch")
+    session_timeout_ms: int = Field(default=10_000, gt=0)
+    heartbeat_interval_ms: int = Field(default=2_000, gt=0)
+    idle_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="a raw partition with no on-time event yet holds its stream's watermark "
+        "until it has been caught up this long (like Flink's source idle timeout)",
+    )
+    data_dir: str = Field(default=".pulse/faust-ingest", description="Faust's data folder")
+    command: str | None = Field(
+        default=None, description="`make up` runs this command instead of the ingest job"
+    )
+
+    @field_validator("streams", mode="before")
+    @classmethod
+    def _split_streams(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        return value
+
+    @field_validator("streams", mode="after")
+    @classmethod
+    def _known_streams(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = _all_streams()
+        unknown = [s for s in value if s not in known]
+        if unknown:
+            raise ValueError(f"unknown streams {unknown}: choose from {list(known)}")
+        return value or known
+
+
+class LoaderSettings(_Section):
+    """The warehouse loader job (``jobs/faust_loader.py``): results.* -> ClickHouse."""
+
+    group: str = Field(default="pulse-loader", description="consumer group and Faust app id")
+    batch: int = Field(default=5000, ge=1, description="max rows per insert")
+    within_s: float = Field(default=0.5, gt=0, description="max wait to fill a batch")
+    data_dir: str = Field(default=".pulse/stack/loader-data", description="Faust's data folder")
+    journal: str | None = Field(
+        default=None,
+        description="JSON Lines file: one line per stored batch with its offsets and the "
+        "time it became visible (the latency benchmark reads it)",
+    )
+
+
+class FlinkSettings(_Section):
+    """The Flink job: local mini-cluster of ``pulse run`` and ``jobs/flink_streaming.py``."""
+
+    # 1 measured fastest on 2 cores (BENCHMARKS.md): operators already run in separate threads.
+    parallelism: int = Field(default=1, ge=1)
+    jvm_heap: str = Field(
+        default="2g", pattern=r"^[0-9]+[kmg]$", description="max heap of the local Flink JVM"
+    )
+    rest_port: int = Field(
+        default=8081, ge=0, le=65535, description="REST API on 127.0.0.1 (0: off)"
+    )
+    checkpoint_dir: str = ".pulse/flink/checkpoints"
+    checkpoint_interval_s: float = Field(default=10.0, gt=0)
+    idle_timeout_s: float = Field(
+        default=30.0, ge=0, description="table.exec.source.idle-timeout of the Kafka sources"
+    )
+    group: str = Field(default="pulse-flink", description="consumer group of the Kafka sources")
+
+
+class StackSettings(_Section):
+    """``make up`` / ``make down``: the local streaming stack."""
+
+    dir: str = Field(default=".pulse/stack", description="pid files and logs of the jobs")
+
+
+class MetricsSettings(_Section):
+    """The Prometheus endpoint of a job."""
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=0, le=65535, description="None: not served")
 
 
 class Settings(BaseSettings):
@@ -47,7 +233,6 @@ class Settings(BaseSettings):
     )
     database: str = "pulse"
     work_dir: str = Field(default=".pulse/work", description="scratch space of bounded runs")
-    kafka_bootstrap: str = "127.0.0.1:9092"
     jars_dir: str = Field(default="infra/target/jars", description="connector jars (make setup)")
 
     # --- input contract ------------------------------------------------------
@@ -83,13 +268,13 @@ class Settings(BaseSettings):
     watermark_delay_ms: int = Field(default=5 * MINUTE_MS, ge=0)
     allowed_lateness_ms: int = Field(default=HOUR_MS, ge=0)
 
-    # --- operations --------------------------------------------------------------------
-    # 1 measured fastest on 2 cores (BENCHMARKS.md): operators already run in separate threads.
-    flink_parallelism: int = Field(default=1, ge=1)
-    flink_jvm_heap: str = Field(
-        default="2g", pattern=r"^[0-9]+[kmg]$", description="max heap of the local Flink JVM"
-    )
-    metrics_port: int | None = Field(default=None, description="serve Prometheus metrics here")
+    # --- operations (sections) ----------------------------------------------------------
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    loader: LoaderSettings = Field(default_factory=LoaderSettings)
+    flink: FlinkSettings = Field(default_factory=FlinkSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -101,6 +286,17 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        secrets_dir = os.environ.get(SECRETS_DIR_ENV)
+        if secrets_dir:
+            sources.append(
+                NestedSecretsSettingsSource(
+                    file_secret_settings,
+                    secrets_dir=Path(secrets_dir),
+                    secrets_dir_missing="error",
+                    secrets_prefix="",
+                    secrets_nested_delimiter="__",
+                )
+            )
         config_file = os.environ.get(CONFIG_FILE_ENV)
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
@@ -113,28 +309,54 @@ class Settings(BaseSettings):
 
     def __repr_args__(self) -> Any:
         """repr() never shows a password embedded in the warehouse DSN."""
-        from pipelines.connectors.dsn import redact_dsn
-
         for key, value in super().__repr_args__():
             yield key, redact_dsn(value) if key == "warehouse" else value
 
     def public_dict(self) -> dict[str, Any]:
-        """Settings safe to print: secrets masked, passwords in DSNs redacted."""
-        from pipelines.connectors.dsn import redact_dsn
-
-        data = self.model_dump()
+        """Settings safe to print (JSON types): every secret masked, DSN passwords redacted."""
+        data: dict[str, Any] = self.model_dump(mode="json")  # SecretStr -> "**********"
         data["warehouse"] = redact_dsn(self.warehouse)
-        data["warehouse_password"] = "**********" if self.warehouse_password else None
-        data["high_engagement_rate"] = str(self.high_engagement_rate)
         return data
 
 
+def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            value = _drop_none(value)
+            if value:
+                out[key] = value
+        elif value is not None:
+            out[key] = value
+    return out
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings; ``overrides`` (e.g. from CLI flags) win over env and file."""
-    clean = {key: value for key, value in overrides.items() if value is not None}
-    return Settings(**clean)
+    """Build settings; ``overrides`` (e.g. from CLI flags) win over env, secrets and file.
+
+    A section is overridden with a dict, merged field by field with the other sources:
+    ``load_settings(flink={"parallelism": 2})``. ``None`` values (a flag not given) are
+    dropped. Refuses the environment variable names of earlier versions.
+    """
+    obsolete = sorted(name for name in RENAMED_ENV if name in os.environ)
+    if obsolete:
+        hints = ", ".join(f"{name} -> {RENAMED_ENV[name]}" for name in obsolete)
+        raise ObsoleteSettingError(f"renamed environment variables: {hints}")
+    return Settings(**_drop_none(overrides))
 
 
-@lru_cache(maxsize=1)
-def default_settings() -> Settings:
-    return load_settings()
+def use_config_file(path: str | Path) -> None:
+    """Read ``path`` as the TOML settings file in this process and the processes it starts
+    (``pulse --config FILE``)."""
+    os.environ[CONFIG_FILE_ENV] = str(path)
+
+
+def platform_variable(name: str) -> str | None:
+    """A variable of the platform that is not a pulse setting (``JAVA_HOME``, ``JVM_ARGS``)."""
+    return os.environ.get(name)
+
+
+def export_to_children(name: str, value: str) -> None:
+    """Set a platform variable for the child processes started from now on (PyFlink reads
+    ``JVM_ARGS`` when it launches the local JVM)."""
+    os.environ[name] = value

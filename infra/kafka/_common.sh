@@ -14,12 +14,12 @@ need_jars() {
         exit 1
     }
 }
-# host:port of the running local broker (broker.json), else PULSE_KAFKA_BOOTSTRAP, else default.
+# host:port of the running local broker (broker.json), else PULSE_KAFKA__BOOTSTRAP, else default.
 bootstrap() {
-    local state="${PULSE_KAFKA_DATA_DIR:-$root/.pulse/kafka}/broker.json"
-    if [[ -z "${PULSE_KAFKA_BOOTSTRAP:-}" && -f "$state" ]]; then
+    local state="${PULSE_KAFKA__DATA_DIR:-$root/.pulse/kafka}/broker.json"
+    if [[ -z "${PULSE_KAFKA__BOOTSTRAP:-}" && -f "$state" ]]; then
         sed -n 's/.*"bootstrap": "\([^"]*\)".*/\1/p' "$state"
     else
-        echo "${PULSE_KAFKA_BOOTSTRAP:-127.0.0.1:9092}"
+        echo "${PULSE_KAFKA__BOOTSTRAP:-127.0.0.1:9092}"
     fi
 }

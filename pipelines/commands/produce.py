@@ -78,22 +78,25 @@ def register(sub: Any) -> None:
         help="one stream file, or a folder of stream files (all five, interleaved)",
     )
     parser.add_argument(
-        "--bootstrap", default=None, help="host:port (default: PULSE_KAFKA_BOOTSTRAP / settings)"
+        "--bootstrap", default=None, help="host:port (default: PULSE_KAFKA__BOOTSTRAP / settings)"
     )
-    parser.add_argument("--topic-prefix", default="", help=argparse.SUPPRESS)
+    # default: kafka.topic_prefix of the settings (PULSE_KAFKA__TOPIC_PREFIX)
+    parser.add_argument("--topic-prefix", default=None, help=argparse.SUPPRESS)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(func=execute)
 
 
 def execute(args: argparse.Namespace) -> int:
     path: Path = args.input
-    bootstrap = args.bootstrap or load_settings().kafka_bootstrap
+    kafka = load_settings().kafka
+    bootstrap = args.bootstrap or kafka.bootstrap
+    prefix = kafka.topic_prefix if args.topic_prefix is None else args.topic_prefix
     if path.is_dir():
-        records: Iterable[tuple[str, Stream, bytes]] = interleaved(path, args.topic_prefix)
+        records: Iterable[tuple[str, Stream, bytes]] = interleaved(path, prefix)
     elif path.is_file():
         if args.stream is None:
             raise InputError("--stream is required when --input is a file")
-        topic = raw_topic(args.stream, args.topic_prefix)
+        topic = raw_topic(args.stream, prefix)
         records = ((topic, args.stream, raw) for _line, raw in read_records(path))
     else:
         raise InputError(f"--input {path} is neither a file nor a folder")

@@ -38,7 +38,7 @@ def register(sub: Any) -> None:
         help="reference clock of the future-event rule: epoch ms or RFC 3339 (default: now)",
     )
     parser.add_argument(
-        "--parallelism", type=int, help="Flink parallelism (default 1, PULSE_FLINK_PARALLELISM)"
+        "--parallelism", type=int, help="Flink parallelism (default 1, PULSE_FLINK__PARALLELISM)"
     )
     parser.add_argument("--keep-work-dir", action="store_true", help="keep intermediate files")
     parser.add_argument("--no-report", action="store_true", help="skip the report")
@@ -60,7 +60,7 @@ def _progress(step: str, what: str) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    settings = load_settings(warehouse=args.warehouse, flink_parallelism=args.parallelism)
+    settings = load_settings(warehouse=args.warehouse, flink={"parallelism": args.parallelism})
     reference_ms = parse_as_of(args.as_of)
     summary = run_bounded(
         args.input, settings, reference_ms, listener=_progress, keep_work_dir=args.keep_work_dir

@@ -2,7 +2,7 @@
 
 Prints each component (broker, ingest, flink, loader: pid alive), the
 consumer lag of each stage's group per topic, and Flink's current watermark
-(from the REST API of its mini-cluster, ``PULSE_FLINK_REST_PORT``, default
+(from the REST API of its mini-cluster, ``PULSE_FLINK__REST_PORT``, default
 8081). ``--wait`` blocks until everything produced so far has been processed
 and stored: stage by stage, the end offsets at that moment must be committed
 by the stage's group (ingest: raw.*; flink: clean.*, committed on completed
@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pipelines.config import load_settings
+from pipelines.config import Settings, load_settings
 from pipelines.connectors.kafka_broker import port_open
 from pipelines.streaming import stack
 from pipelines.streaming.monitor import (
@@ -70,24 +69,23 @@ def _fmt_ms(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
 
 
-def dead_components() -> list[str]:
+def dead_components(settings: Settings) -> list[str]:
     """Jobs whose pid file remains but whose process is gone."""
-    return [job.name for job in stack.jobs() if stack.job_state(job) == "dead"]
+    where = stack.stack_dir(settings)
+    return [job.name for job in stack.jobs(settings) if stack.job_state(job, where) == "dead"]
 
 
-def _rest_port() -> int:
-    return int(os.environ.get("PULSE_FLINK_REST_PORT", "8081"))
-
-
-def print_status(bootstrap: str, lags: list[StageLag] | None) -> None:
+def print_status(settings: Settings, lags: list[StageLag] | None) -> None:
+    bootstrap = settings.kafka.bootstrap
     host, port = bootstrap.split(":")
     alive = port_open(host, int(port))
     print(f"kafka   {'running' if alive else 'NOT REACHABLE'} ({bootstrap})")
-    for job in stack.jobs():
-        pid = stack.job_pid(job)
-        state = stack.job_state(job)
+    where = stack.stack_dir(settings)
+    for job in stack.jobs(settings):
+        pid = stack.job_pid(job, where)
+        state = stack.job_state(job, where)
         print(f"{job.name:<7} {state}{f' (pid {pid})' if pid else ''}")
-    flink = flink_job_state(_rest_port())
+    flink = flink_job_state(settings.flink.rest_port)
     if flink is None:
         print("watermark: unknown (no Flink REST answer)")
     else:
@@ -101,20 +99,24 @@ def print_status(bootstrap: str, lags: list[StageLag] | None) -> None:
 
 
 async def wait_stored(
-    bootstrap: str,
+    settings: Settings,
     wanted: tuple[Stage, ...],
     timeout: float,
     check_alive: bool = True,
     settle: float = 0.0,
 ) -> tuple[int, str]:
-    """Drain the stages in order, then let the results settle; ``(exit code, reason)``."""
+    """Drain the stages in order, then let the results settle; ``(exit code, reason)``.
+
+    The broker is ``kafka.bootstrap``, Flink's REST API ``flink.rest_port`` of ``settings``.
+    """
+    bootstrap = settings.kafka.bootstrap
     deadline = time.monotonic() + timeout
     for stage in wanted:
         target = (await stage_lags(bootstrap, (stage,)))[0]
         ends = {t.topic: t.end for t in target.topics}
         while True:
             if check_alive:
-                dead = dead_components()
+                dead = dead_components(settings)
                 if dead:
                     return EXIT_DEAD, f"component(s) dead: {', '.join(dead)}"
             now = (await stage_lags(bootstrap, (stage,)))[0]
@@ -127,23 +129,23 @@ async def wait_stored(
                     f"timeout after {timeout:.0f}s: {stage.name} (group {stage.group}): {worst}"
                 )
             await asyncio.sleep(POLL_S)
-    return await _settle(bootstrap, wanted[-1], deadline, settle, check_alive)
+    return await _settle(settings, wanted[-1], deadline, settle, check_alive)
 
 
 async def _settle(
-    bootstrap: str, last: Stage, deadline: float, settle: float, check_alive: bool
+    settings: Settings, last: Stage, deadline: float, settle: float, check_alive: bool
 ) -> tuple[int, str]:
     """Wait until the last stage's input (the results) and Flink's watermark stop moving.
 
     Draining the lags is not enough: windows and joins emit when the watermark
     advances, which for quiet inputs happens only after Flink's idle timeout.
     """
-    rest_port = _rest_port()
+    bootstrap, rest_port = settings.kafka.bootstrap, settings.flink.rest_port
     quiet_since = time.monotonic()
     previous: tuple[object, ...] | None = None
     while True:
         if check_alive:
-            dead = dead_components()
+            dead = dead_components(settings)
             if dead:
                 return EXIT_DEAD, f"component(s) dead: {', '.join(dead)}"
         lag = (await stage_lags(bootstrap, (last,)))[0]
@@ -162,17 +164,17 @@ async def _settle(
 
 def execute(args: argparse.Namespace) -> int:
     settings = load_settings()
-    bootstrap = settings.kafka_bootstrap
+    bootstrap = settings.kafka.bootstrap
     host, port = bootstrap.split(":")
     if not port_open(host, int(port)):
-        print_status(bootstrap, None)
+        print_status(settings, None)
         print(f"pulse status: no Kafka broker at {bootstrap}", file=sys.stderr)
         return EXIT_DEAD
-    wanted = stages()
+    wanted = stages(settings)
     if not args.wait:
-        print_status(bootstrap, asyncio.run(stage_lags(bootstrap, wanted)))
-        return EXIT_DEAD if dead_components() else 0
-    code, reason = asyncio.run(wait_stored(bootstrap, wanted, args.timeout, settle=args.settle))
-    print_status(bootstrap, asyncio.run(stage_lags(bootstrap, wanted)))
+        print_status(settings, asyncio.run(stage_lags(bootstrap, wanted)))
+        return EXIT_DEAD if dead_components(settings) else 0
+    code, reason = asyncio.run(wait_stored(settings, wanted, args.timeout, settle=args.settle))
+    print_status(settings, asyncio.run(stage_lags(bootstrap, wanted)))
     print(f"pulse status: {reason}", file=sys.stderr if code else sys.stdout)
     return code

@@ -72,9 +72,17 @@ class KafkaJarsMissingError(KafkaBrokerError):
 
 
 def default_jars_dir() -> Path:
-    """``$PULSE_JARS_DIR`` or ``<repo>/infra/target/jars`` (the Flink and Kafka jar folders)."""
-    env = os.environ.get("PULSE_JARS_DIR")
-    return Path(env) if env else _REPO_ROOT / "infra" / "target" / "jars"
+    """``jars_dir`` of the settings when set (``PULSE_JARS_DIR``, config file), else
+    ``<repo>/infra/target/jars`` (the Flink and Kafka jar folders)."""
+    from pipelines.config import load_settings
+
+    try:
+        settings = load_settings()
+    except Exception:  # settings of other parts may be invalid; the broker must still start
+        settings = None
+    if settings is not None and "jars_dir" in settings.model_fields_set:
+        return Path(settings.jars_dir)
+    return _REPO_ROOT / "infra" / "target" / "jars"
 
 
 def default_infra_dir() -> Path:
@@ -103,7 +111,9 @@ def kafka_jars_dir(jars_dir: Path | None = None) -> Path:
 
 def java_executable() -> str:
     """``$JAVA_HOME/bin/java`` or ``java`` from PATH (Kafka 4 needs Java 17+)."""
-    home = os.environ.get("JAVA_HOME")
+    from pipelines.config import platform_variable
+
+    home = platform_variable("JAVA_HOME")
     if home and (Path(home) / "bin" / "java").is_file():
         return str(Path(home) / "bin" / "java")
     found = shutil.which("java")
@@ -382,7 +392,7 @@ class LocalKafkaBroker:
         if port_open(self.host, port):
             raise KafkaBrokerError(
                 f"{self.host}:{port} is already in use by another process "
-                "(set PULSE_KAFKA_BOOTSTRAP to another port or use --random-port)"
+                "(set PULSE_KAFKA__BOOTSTRAP to another port or use --random-port)"
             )
         cport = self._controller_port or free_port(self.host)
         self._render_config(port, cport)
@@ -637,17 +647,22 @@ async def ensure_topics(
 # --------------------------------------------------------------------------------------------
 
 
-def _configured_bootstrap() -> str:
-    """``kafka_bootstrap`` of the pulse Settings (env ``PULSE_KAFKA_BOOTSTRAP``, config file)."""
+def _configured_kafka() -> tuple[str, Path]:
+    """``(kafka.bootstrap, kafka.data_dir)`` of the pulse Settings (``PULSE_KAFKA__BOOTSTRAP``,
+    ``PULSE_KAFKA__DATA_DIR``, config file); the defaults, with a warning, when the settings
+    are invalid (the broker must still start)."""
+    from pipelines.config import load_settings
+
     try:
-        from pipelines.config import load_settings
+        kafka = load_settings().kafka
+    except Exception as exc:
+        print(f"kafka: invalid pulse settings, using the defaults: {exc}", file=sys.stderr)
+        return DEFAULT_BOOTSTRAP, DEFAULT_DATA_DIR
+    return kafka.bootstrap, Path(kafka.data_dir)
 
-        return str(load_settings().kafka_bootstrap)
-    except Exception:  # settings of other parts may be invalid; the broker must still start
-        return os.environ.get("PULSE_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP)
 
-
-def _parser() -> argparse.ArgumentParser:
+def _parser(bootstrap: str, data_dir: Path) -> argparse.ArgumentParser:
+    """The command line; ``bootstrap`` and ``data_dir`` (from the settings) are the defaults."""
     p = argparse.ArgumentParser(
         prog="python -m pipelines.connectors.kafka_broker",
         description=f"Local single-node Kafka {KAFKA_VERSION} broker (KRaft) for pulse.",
@@ -663,14 +678,14 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--data-dir",
             type=Path,
-            default=Path(os.environ.get("PULSE_KAFKA_DATA_DIR", str(DEFAULT_DATA_DIR))),
-            help="broker data folder (env PULSE_KAFKA_DATA_DIR, default .pulse/kafka)",
+            default=data_dir,
+            help=f"broker data folder (PULSE_KAFKA__DATA_DIR; default here: {data_dir})",
         )
         if name in ("start", "topics"):
             sp.add_argument(
                 "--bootstrap",
                 default=None,
-                help="host:port (default: PULSE_KAFKA_BOOTSTRAP / settings, 127.0.0.1:9092)",
+                help=f"host:port (PULSE_KAFKA__BOOTSTRAP; default here: {bootstrap})",
             )
         if name == "start":
             sp.add_argument("--random-port", action="store_true", help="pick a free port")
@@ -689,12 +704,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    configured_bootstrap, data_dir = _configured_kafka()
+    args = _parser(configured_bootstrap, data_dir).parse_args(argv)
     try:
         if args.command == "start":
             port = None
             if not args.random_port:
-                _, port = parse_bootstrap(args.bootstrap or _configured_bootstrap())
+                _, port = parse_bootstrap(args.bootstrap or configured_bootstrap)
             broker = LocalKafkaBroker(
                 args.data_dir,
                 port,
@@ -730,7 +746,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bootstrap = args.bootstrap
         if bootstrap is None:
             state = broker._read_state() if broker.is_running() else None
-            bootstrap = state["bootstrap"] if state else _configured_bootstrap()
+            bootstrap = state["bootstrap"] if state else configured_bootstrap
         parse_bootstrap(bootstrap)
         specs = pulse_topics(args.raw_partitions, args.clean_partitions, args.results_partitions)
         report = asyncio.run(ensure_topics(bootstrap, specs))

@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pyarrow as pa
 
-from pipelines.connectors.dsn import redact_dsn
+from pipelines.dsn import redact_dsn
 from pipelines.errors import WarehouseError, WarehouseLockedError
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import Settings
+from pipelines.config import Settings, export_to_children, platform_variable
 from pipelines.flink import statements as sql
 from pipelines.flink.duplicates import make_process_function
 from pipelines.flink.tables import (
@@ -63,9 +63,10 @@ def create_table_environment(options: FlinkOptions) -> Any:
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
-    if options.jvm_heap and "-Xmx" not in os.environ.get("JVM_ARGS", ""):
+    jvm_args = platform_variable("JVM_ARGS") or ""
+    if options.jvm_heap and "-Xmx" not in jvm_args:
         # read by PyFlink when it launches the local JVM (the first call below)
-        os.environ["JVM_ARGS"] = f"{os.environ.get('JVM_ARGS', '')} -Xmx{options.jvm_heap}".strip()
+        export_to_children("JVM_ARGS", f"{jvm_args} -Xmx{options.jvm_heap}".strip())
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(options.parallelism)
     if options.checkpoint_interval_ms:

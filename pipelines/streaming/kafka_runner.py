@@ -11,8 +11,9 @@ others). The Faust app (``jobs/faust_ingest.py``) therefore runs this loop as an
 gives the worker (CLI, signals, logging, lifecycle); the hot path is plain aiokafka in batches
 (``getmany``), and the replay table is built the way a Faust memory table is:
 
-* **store**: an in-memory dict per stream (``SeenKeys``: event key -> first event time and the
-  raw partition that owns it) plus per-partition clocks (watermark / max event time);
+* **store**: an in-memory dict per stream (the replay rule of ``pipelines.ingest.rules``: event
+  key -> first event time and the raw partition that owns it) plus per-partition clocks
+  (watermark / max event time);
 * **changelog**: a compacted topic ``<group>-state-<stream>-changelog`` with one partition per
   raw partition (a key lives in the partition of the raw message that introduced it);
   expiry by event time (the dedup horizon) writes tombstones, so compaction keeps it bounded;
@@ -57,7 +58,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -66,9 +67,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
+from pipelines import metrics
+from pipelines.config import Settings
 from pipelines.connectors.kafka_broker import TopicSpec, ensure_topics
 from pipelines.domain.events import Stream
-from pipelines.streaming import metrics
 from pipelines.streaming.ingest import (
     KEY_HEADER,
     SRC_HEADER,
@@ -85,6 +87,15 @@ log = logging.getLogger(__name__)
 
 Emitted = dict[int, tuple[Outcome, str, int]]  # raw offset -> (outcome, event key, event time)
 
+JOB = "faust_ingest"  # the ``job`` label of its metrics
+#: the ``outcome`` label of ``pulse_ingest_events_total`` for each outcome of the step
+OUTCOME_LABEL = {
+    Outcome.CLEAN: "accepted",
+    Outcome.REJECTED: "rejected",
+    Outcome.REPLAY: "replay",
+    Outcome.LATE: "late",
+}
+
 
 class IngestSetupError(RuntimeError):
     """A topic the ingest needs is missing or the broker cannot be reached."""
@@ -92,20 +103,41 @@ class IngestSetupError(RuntimeError):
 
 @dataclass(frozen=True)
 class RunnerConfig:
+    """What one ingest worker needs; no defaults here: build it with :meth:`from_settings`."""
+
     bootstrap: str
-    group_id: str = "pulse-ingest"
-    topics: Topics = field(default_factory=Topics)
-    streams: tuple[Stream, ...] = tuple(Stream)
-    future_tolerance_ms: int = 600_000
-    dedup_horizon_ms: int = 7 * 86_400_000
-    watermark_delay_ms: int = 300_000
-    allowed_lateness_ms: int = 3_600_000
-    max_batch: int = 20_000
+    group_id: str
+    topics: Topics
+    streams: tuple[Stream, ...]
+    future_tolerance_ms: int
+    dedup_horizon_ms: int
+    watermark_delay_ms: int
+    allowed_lateness_ms: int
+    max_batch: int
     #: a raw partition with no on-time event holds its stream's watermark back until it has
     #: been caught up (no unread data) for this long, like Flink's source idle timeout
-    idle_timeout_s: float = 30.0
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 2_000
+    idle_timeout_s: float
+    session_timeout_ms: int
+    heartbeat_interval_ms: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RunnerConfig:
+        """The rule numbers, the Kafka section and the ingest section of the settings."""
+        ingest = settings.ingest
+        return cls(
+            bootstrap=settings.kafka.bootstrap,
+            group_id=ingest.group,
+            topics=Topics(settings.kafka.topic_prefix),
+            streams=tuple(Stream(s) for s in ingest.streams),
+            future_tolerance_ms=settings.future_tolerance_ms,
+            dedup_horizon_ms=settings.dedup_horizon_ms,
+            watermark_delay_ms=settings.watermark_delay_ms,
+            allowed_lateness_ms=settings.allowed_lateness_ms,
+            max_batch=ingest.max_batch,
+            idle_timeout_s=ingest.idle_timeout_s,
+            session_timeout_ms=ingest.session_timeout_ms,
+            heartbeat_interval_ms=ingest.heartbeat_interval_ms,
+        )
 
     def changelog_topic(self, stream: Stream) -> str:
         return f"{self.topics.prefix}{self.group_id}-state-{stream.value}-changelog"
@@ -198,6 +230,8 @@ class IngestRunner:
             for s in config.streams
         }
         self._raw_stream = {self.topics.raw(s): s for s in config.streams}
+        for s in config.streams:
+            metrics.declare_stream(JOB, s.value)
         self._lock = asyncio.Lock()
         self._new: set[TopicPartition] = set()
         self._emitted: dict[TopicPartition, Emitted] = {}
@@ -332,7 +366,7 @@ class IngestRunner:
         )
         for stream, tps in by_stream.items():
             n = await self._restore(stream, [tp.partition for tp in tps])
-            metrics.RESTORED.labels(metrics.JOB, stream.value, "changelog").inc(n)
+            metrics.INGEST_STATE_RESTORED.labels(JOB, stream.value).inc(n)
             outputs = self._output_tps(stream)
             fresh: dict[TopicPartition, OffsetAndMetadata] = {}
             scan_from: dict[TopicPartition, int] = {}
@@ -366,10 +400,9 @@ class IngestRunner:
                 self._next_offset[tp] = (
                     begin[tp] if tp in fresh else max(committed[tp].offset, begin[tp])
                 )
-                clock = ingestor.clocks.get(tp.partition)
-                if clock is None or clock[1] is None:
+                if not ingestor.has_on_time_event(tp.partition):
                     # no on-time event yet: hold the watermark until it speaks or is idle
-                    ingestor.waiting.add(tp.partition)
+                    ingestor.hold(tp.partition)
         log.info(
             "ingest: prepared %d partitions in %.2fs (redelivery candidates: %d)",
             len(assigned),
@@ -464,7 +497,7 @@ class IngestRunner:
         now = time.monotonic()
         for tp, next_offset in self._next_offset.items():
             ingestor = self.ingestors[self._raw_stream[tp.topic]]
-            if tp.partition not in ingestor.waiting:
+            if not ingestor.holds(tp.partition):
                 self._idle_since.pop(tp, None)
                 continue
             highwater = self._consumer.highwater(tp)
@@ -473,7 +506,7 @@ class IngestRunner:
                 continue
             since = self._idle_since.setdefault(tp, now)
             if now - since >= self.config.idle_timeout_s:
-                ingestor.waiting.discard(tp.partition)
+                ingestor.release(tp.partition)
                 self._idle_since.pop(tp, None)
 
     # -- the batch ---------------------------------------------------------------------------
@@ -552,13 +585,11 @@ class IngestRunner:
         )
         self.processed += sum(len(m) for m in records.values())
         for (stream_name, outcome), n in counts.items():
-            metrics.count_outcome(stream_name, outcome, n)
-            if outcome is Outcome.LATE:
-                metrics.count_late(stream_name, "beyond_allowed_lateness", n)
+            metrics.count_events(JOB, stream_name, OUTCOME_LABEL[outcome], n)
         for (stream_name, reason), n in reasons.items():
-            metrics.count_rejected(stream_name, reason, n)
+            metrics.count_rejected(JOB, stream_name, reason, n)
         for stream_name, n in redelivered.items():
-            metrics.REDELIVERED.labels(metrics.JOB, stream_name, "already_emitted").inc(n)
+            metrics.INGEST_REDELIVERED.labels(JOB, stream_name).inc(n)
 
 
 def _decode_marks(metadata: str | None) -> dict[str, int]:

@@ -1,33 +1,29 @@
 """How far each stage of the streaming run is: Kafka lag per group, Flink's watermark.
 
-Stages and the consumer group that drains each topic (see ``infra/kafka/TOPICS.md``):
+Stages and the consumer group that drains each topic (see ``infra/kafka/TOPICS.md``;
+groups from the settings, topic names with ``kafka.topic_prefix``):
 
-* ``ingest`` (group ``$PULSE_INGEST_GROUP``, default ``pulse-ingest``): ``raw.*``
-* ``flink`` (group ``pulse-flink``, committed on each completed checkpoint, i.e.
-  after the records' results were flushed to the results topics): ``clean.*``
-* ``loader`` (group ``pulse-loader``, committed after the rows are in the
-  warehouse): ``results.*``, ``deadletter.rejected``, ``clean.creator_profiles``,
+* ``ingest`` (group ``ingest.group``, default ``pulse-ingest``): ``raw.*``
+* ``flink`` (group ``flink.group``, default ``pulse-flink``, committed on each completed
+  checkpoint, i.e. after the records' results were flushed to the results topics): ``clean.*``
+* ``loader`` (group ``loader.group``, default ``pulse-loader``, committed after the rows are
+  in the warehouse): ``results.*``, ``deadletter.rejected``, ``clean.creator_profiles``,
   ``clean.campaigns`` (dimensions)
 """
 
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.connectors.flink_kafka import DEFAULT_GROUP as FLINK_GROUP
+from pipelines.config import Settings
 from pipelines.connectors.flink_kafka import SINK_TOPICS, SOURCE_TOPICS
 from pipelines.flink.tables import ENGAGEMENT_WINDOWS
 from pipelines.streaming.loader import TOPIC_TABLES
 
-LOADER_GROUP = os.environ.get("PULSE_LOADER_GROUP", "pulse-loader")
-INGEST_GROUP = os.environ.get(
-    "PULSE_INGEST_GROUP", os.environ.get("PULSE_INGEST_APP_ID", "pulse-ingest")
-)
 RAW_TOPICS = tuple(
     f"raw.{name}" for name in ("views", "comments", "ad_clicks", "creator_profiles", "campaigns")
 )
@@ -40,16 +36,13 @@ class Stage:
     topics: tuple[str, ...]
 
 
-def stages(
-    ingest_group: str = INGEST_GROUP,
-    flink_group: str = FLINK_GROUP,
-    loader_group: str = LOADER_GROUP,
-) -> tuple[Stage, ...]:
+def stages(settings: Settings) -> tuple[Stage, ...]:
     """The stages in data-flow order (``--wait`` drains them in this order)."""
+    prefix = settings.kafka.topic_prefix
     return (
-        Stage("ingest", ingest_group, RAW_TOPICS),
-        Stage("flink", flink_group, tuple(SOURCE_TOPICS.values())),
-        Stage("loader", loader_group, tuple(TOPIC_TABLES)),
+        Stage("ingest", settings.ingest.group, tuple(prefix + t for t in RAW_TOPICS)),
+        Stage("flink", settings.flink.group, tuple(prefix + t for t in SOURCE_TOPICS.values())),
+        Stage("loader", settings.loader.group, tuple(prefix + t for t in TOPIC_TABLES)),
     )
 
 

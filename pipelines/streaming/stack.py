@@ -7,13 +7,13 @@ after it):
 
 * ``kafka``  the local broker (``pipelines.connectors.kafka_broker``), then the topics;
 * ``ingest`` the Faust ingest (``python -m jobs.faust_ingest worker``; skipped
-  with a note while that module does not exist; ``PULSE_INGEST_CMD`` overrides);
+  with a note while that module does not exist; ``PULSE_INGEST__COMMAND`` overrides);
 * ``flink``  ``python -m jobs.flink_streaming`` (checkpoints in ``.pulse/flink``);
 * ``loader`` ``python -m jobs.faust_loader worker`` (the only process that opens
   an embedded warehouse folder while the stack runs).
 
 Each job runs in its own session (process group) with ``<stack>/<name>.pid``
-and ``<stack>/<name>.log`` (``.pulse/stack`` by default, ``PULSE_STACK_DIR``).
+and ``<stack>/<name>.log`` (``.pulse/stack`` by default, ``PULSE_STACK__DIR``).
 A pid is only ever signalled after its command line was checked to be the job
 started here (a recycled pid is never killed). ``up`` and ``down`` are safe to
 repeat.
@@ -36,9 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.config import load_settings
+from pipelines.config import Settings, load_settings
 from pipelines.connectors.kafka_broker import (
-    DEFAULT_DATA_DIR,
     KafkaBrokerError,
     LocalKafkaBroker,
     ensure_topics,
@@ -47,7 +46,6 @@ from pipelines.connectors.kafka_broker import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-STACK_DIR = Path(os.environ.get("PULSE_STACK_DIR", ".pulse/stack"))
 STOP_TIMEOUT_S = 60.0
 
 
@@ -64,11 +62,16 @@ class Job:
         return stack_dir / f"{self.name}.log"
 
 
-def jobs() -> list[Job]:
+def stack_dir(settings: Settings) -> Path:
+    """Where the pid files and logs of the jobs are."""
+    return Path(settings.stack.dir)
+
+
+def jobs(settings: Settings) -> list[Job]:
     """The job processes in start order (ingest only when its module exists)."""
     py = sys.executable
     out = []
-    custom = os.environ.get("PULSE_INGEST_CMD")
+    custom = settings.ingest.command
     if custom:
         argv = tuple(shlex.split(custom))
         out.append(Job("ingest", argv, argv[-1] if len(argv) < 3 else argv[2]))
@@ -102,7 +105,7 @@ def _cmdline(pid: int) -> str | None:
     return raw.replace(b"\0", b" ").decode(errors="replace")
 
 
-def job_pid(job: Job, stack_dir: Path = STACK_DIR) -> int | None:
+def job_pid(job: Job, stack_dir: Path) -> int | None:
     """The pid of ``job`` if it runs (checked by command line), else None."""
     try:
         pid = int(job.pid_file(stack_dir).read_text().strip())
@@ -112,14 +115,14 @@ def job_pid(job: Job, stack_dir: Path = STACK_DIR) -> int | None:
     return pid if cmd is not None and job.marker in cmd else None
 
 
-def job_state(job: Job, stack_dir: Path = STACK_DIR) -> str:
+def job_state(job: Job, stack_dir: Path) -> str:
     """``running``, ``dead`` (pid file left by a process that died) or ``stopped``."""
     if job_pid(job, stack_dir) is not None:
         return "running"
     return "dead" if job.pid_file(stack_dir).exists() else "stopped"
 
 
-def start_job(job: Job, stack_dir: Path = STACK_DIR) -> tuple[int, bool]:
+def start_job(job: Job, stack_dir: Path) -> tuple[int, bool]:
     """Start ``job`` in the background unless it runs; ``(pid, started_now)``."""
     pid = job_pid(job, stack_dir)
     if pid is not None:
@@ -140,7 +143,7 @@ def start_job(job: Job, stack_dir: Path = STACK_DIR) -> tuple[int, bool]:
     return proc.pid, True
 
 
-def stop_job(job: Job, stack_dir: Path = STACK_DIR, timeout: float = STOP_TIMEOUT_S) -> bool:
+def stop_job(job: Job, stack_dir: Path, timeout: float = STOP_TIMEOUT_S) -> bool:
     """SIGTERM the job (it shuts down cleanly: Flink cancels with its checkpoint kept,
     Faust stops its agents), wait, then SIGKILL its process group. Whether one ran."""
     pid = job_pid(job, stack_dir)
@@ -164,48 +167,50 @@ def stop_job(job: Job, stack_dir: Path = STACK_DIR, timeout: float = STOP_TIMEOU
     return True
 
 
-def broker() -> LocalKafkaBroker:
-    settings = load_settings()
-    _, port = parse_bootstrap(settings.kafka_bootstrap)
-    data_dir = Path(os.environ.get("PULSE_KAFKA_DATA_DIR", str(DEFAULT_DATA_DIR)))
-    return LocalKafkaBroker(data_dir, port)
+def broker(settings: Settings) -> LocalKafkaBroker:
+    """The local broker: its folder and the port of ``kafka.bootstrap``."""
+    _, port = parse_bootstrap(settings.kafka.bootstrap)
+    return LocalKafkaBroker(Path(settings.kafka.data_dir), port)
 
 
-def up() -> int:
-    kafka = broker()
+def up(settings: Settings) -> int:
+    kafka = broker(settings)
     was_running = kafka.is_running()
     kafka.start()
     print(f"kafka:  {'already running' if was_running else 'started'} on {kafka.bootstrap}")
     report = asyncio.run(ensure_topics(kafka.bootstrap, pulse_topics()))
     print(f"topics: {len(report.created)} created, {len(report.existing)} present")
-    names = [job.name for job in jobs()]
+    where = stack_dir(settings)
+    names = [job.name for job in jobs(settings)]
     if "ingest" not in names:
-        print("ingest: jobs/faust_ingest.py not found: not started (set PULSE_INGEST_CMD)")
-    for job in jobs():
-        pid, started = start_job(job)
+        print("ingest: jobs/faust_ingest.py not found: not started (set PULSE_INGEST__COMMAND)")
+    for job in jobs(settings):
+        pid, started = start_job(job, where)
         what = "started" if started else "already running"
-        print(f"{job.name}: {what} (pid {pid}), log {job.log_file(STACK_DIR)}")
+        print(f"{job.name}: {what} (pid {pid}), log {job.log_file(where)}")
     return 0
 
 
-def down() -> int:
-    for job in reversed(jobs()):  # loader last of the jobs
+def down(settings: Settings) -> int:
+    where = stack_dir(settings)
+    for job in reversed(jobs(settings)):  # loader last of the jobs
         if job.name == "loader":
             continue
-        print(f"{job.name}: {'stopped' if stop_job(job) else 'not running'}")
-    loader = next(job for job in jobs() if job.name == "loader")
-    print(f"loader: {'stopped' if stop_job(loader) else 'not running'}")
-    kafka = broker()
+        print(f"{job.name}: {'stopped' if stop_job(job, where) else 'not running'}")
+    loader = next(job for job in jobs(settings) if job.name == "loader")
+    print(f"loader: {'stopped' if stop_job(loader, where) else 'not running'}")
+    kafka = broker(settings)
     print(f"kafka:  {'stopped' if kafka.stop() else 'not running'}")
     return 0
 
 
-def ps() -> int:
-    kafka = broker()
+def ps(settings: Settings) -> int:
+    kafka = broker(settings)
     print(f"kafka:  {'running' if kafka.is_running() else 'stopped'}")
+    where = stack_dir(settings)
     worst = 0
-    for job in jobs():
-        state = job_state(job)
+    for job in jobs(settings):
+        state = job_state(job, where)
         worst = max(worst, {"running": 0, "stopped": 1, "dead": 2}[state])
         print(f"{job.name}: {state}")
     return worst
@@ -216,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("command", choices=("up", "down", "ps"))
     args = parser.parse_args(argv)
     try:
-        return {"up": up, "down": down, "ps": ps}[args.command]()
+        return {"up": up, "down": down, "ps": ps}[args.command](load_settings())
     except KafkaBrokerError as err:
         print(f"stack: {err}", file=sys.stderr)
         return 1

@@ -115,7 +115,7 @@ def _journal_rows(journal: Path, topic: str) -> int:
 
 def _results_state(bootstrap: str) -> tuple[int, int]:
     """(records in the loader's topics, loader lag)."""
-    loader = next(s for s in stages() if s.name == "loader")
+    loader = next(s for s in stages(load_settings()) if s.name == "loader")
     lag = asyncio.run(stage_lags(bootstrap, (loader,)))[0]
     return sum(t.end for t in lag.topics), lag.lag
 
@@ -165,9 +165,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         env = {
             **os.environ,
             "PYTHONPATH": str(REPO),
-            "PULSE_KAFKA_BOOTSTRAP": broker.bootstrap,
+            "PULSE_KAFKA__BOOTSTRAP": broker.bootstrap,
             "PULSE_WORK_DIR": str(tmp / "work"),
-            "PULSE_FLINK_REST_PORT": str(free_port()),
+            "PULSE_FLINK__REST_PORT": str(free_port()),
         }
         bounded_wh, streaming_wh = tmp / "wh-bounded", tmp / "wh-streaming"
         bounded = Proc(
@@ -181,10 +181,10 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         loader_env = {
             **env,
             "PULSE_WAREHOUSE": str(streaming_wh),
-            "PULSE_LOADER_DATADIR": str(tmp / "loader-data"),
-            "PULSE_LOADER_JOURNAL": str(journal),
-            "PULSE_LOADER_BATCH": "40",
-            "PULSE_LOADER_WITHIN_S": "0.2",
+            "PULSE_LOADER__DATA_DIR": str(tmp / "loader-data"),
+            "PULSE_LOADER__JOURNAL": str(journal),
+            "PULSE_LOADER__BATCH": "40",
+            "PULSE_LOADER__WITHIN_S": "0.2",
         }
         loader_argv = [sys.executable, "-m", "jobs.faust_loader"]
         loader = Proc("loader", loader_argv, loader_env, tmp / "loader.log")
@@ -194,7 +194,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
             "--checkpoint-dir", str(tmp / "checkpoints"),
             "--checkpoint-interval", str(CHECKPOINT_S),
             "--idle-timeout", str(IDLE_TIMEOUT_S),
-            "--rest-port", env["PULSE_FLINK_REST_PORT"],
+            "--rest-port", env["PULSE_FLINK__REST_PORT"],
         ]  # fmt: skip
         flink = Proc("flink", flink_argv, env, tmp / "flink.log")
         procs.append(flink)
@@ -222,15 +222,16 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
 
         # wait: the restarted job runs (a checkpoint completed: all tasks are up), Flink
         # has committed all clean offsets, the results are quiet, the loader stored them
-        rest_port = int(env["PULSE_FLINK_REST_PORT"])
+        rest_port = int(env["PULSE_FLINK__REST_PORT"])
         while (job := flink_job_state(rest_port)) is None or job.last_checkpoint_ms is None:
             assert time.monotonic() < deadline, f"the job did not restart:\n{flink.tail()}"
             assert flink.alive(), flink.tail()
             time.sleep(0.5)
         dataset.produce(broker.bootstrap, tail)
-        flink_stage = tuple(s for s in stages() if s.name == "flink")
+        watched = load_settings(kafka={"bootstrap": broker.bootstrap})
+        flink_stage = tuple(s for s in stages(watched) if s.name == "flink")
         code, reason = asyncio.run(
-            wait_stored(broker.bootstrap, flink_stage, deadline - time.monotonic(), False)
+            wait_stored(watched, flink_stage, deadline - time.monotonic(), False)
         )
         assert code == 0, f"{reason}\n{flink.tail()}"
         last, quiet_since = -1, time.monotonic()

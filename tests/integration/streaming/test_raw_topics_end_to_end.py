@@ -47,7 +47,7 @@ from .data import EVENT_STREAMS
 
 pytestmark = pytest.mark.integration
 
-INGEST_GROUP = "pulse-ingest"  # the default of jobs.faust_ingest and of monitor.stages()
+INGEST_GROUP = "pulse-ingest"  # ingest.group of the worker below (the default)
 IDLE_TIMEOUT_S = 8
 CHECKPOINT_S = 1
 SETTLE_S = IDLE_TIMEOUT_S + 4  # no new results for this long = the final watermark was reached
@@ -117,7 +117,8 @@ def _interleaved(raw_dir: Path) -> list[tuple[str, bytes]]:
 
 
 def _raw_records(bootstrap: str) -> dict[str, int]:
-    ingest = next(s for s in stages(ingest_group=INGEST_GROUP) if s.name == "ingest")
+    watched = load_settings(ingest={"group": INGEST_GROUP})
+    ingest = next(s for s in stages(watched) if s.name == "ingest")
     lag = asyncio.run(stage_lags(bootstrap, (ingest,)))[0]
     return {t.topic: t.end for t in lag.topics}
 
@@ -143,9 +144,9 @@ def raw_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawRun]:
         env = {
             **os.environ,
             "PYTHONPATH": str(REPO),
-            "PULSE_KAFKA_BOOTSTRAP": broker.bootstrap,
+            "PULSE_KAFKA__BOOTSTRAP": broker.bootstrap,
             "PULSE_WORK_DIR": str(tmp / "work"),
-            "PULSE_FLINK_REST_PORT": str(free_port()),
+            "PULSE_FLINK__REST_PORT": str(free_port()),
         }
         bounded_wh, streaming_wh = tmp / "wh-bounded", tmp / "wh-streaming"
         procs.append(Proc(
@@ -156,20 +157,20 @@ def raw_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawRun]:
         ))  # fmt: skip
         ingest_env = {
             **env,
-            "PULSE_INGEST_APP_ID": INGEST_GROUP,
-            "PULSE_INGEST_SESSION_TIMEOUT_MS": "6000",
-            "PULSE_INGEST_IDLE_TIMEOUT_S": "2",
-            "PULSE_INGEST_DATADIR": str(tmp / "ingest-data"),
+            "PULSE_INGEST__GROUP": INGEST_GROUP,
+            "PULSE_INGEST__SESSION_TIMEOUT_MS": "6000",
+            "PULSE_INGEST__IDLE_TIMEOUT_S": "2",
+            "PULSE_INGEST__DATA_DIR": str(tmp / "ingest-data"),
         }
         ingest_argv = [sys.executable, "-m", "jobs.faust_ingest", "worker", "-l", "info"]
         procs.append(Proc("ingest", ingest_argv, ingest_env, tmp / "ingest.log"))
         loader_env = {
             **env,
             "PULSE_WAREHOUSE": str(streaming_wh),
-            "PULSE_LOADER_DATADIR": str(tmp / "loader-data"),
-            "PULSE_LOADER_JOURNAL": str(tmp / "loader-journal.jsonl"),
-            "PULSE_LOADER_BATCH": "200",
-            "PULSE_LOADER_WITHIN_S": "0.2",
+            "PULSE_LOADER__DATA_DIR": str(tmp / "loader-data"),
+            "PULSE_LOADER__JOURNAL": str(tmp / "loader-journal.jsonl"),
+            "PULSE_LOADER__BATCH": "200",
+            "PULSE_LOADER__WITHIN_S": "0.2",
         }
         procs.append(
             Proc("loader", [sys.executable, "-m", "jobs.faust_loader"], loader_env,
@@ -180,7 +181,7 @@ def raw_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawRun]:
             "--checkpoint-dir", str(tmp / "checkpoints"),
             "--checkpoint-interval", str(CHECKPOINT_S),
             "--idle-timeout", str(IDLE_TIMEOUT_S),
-            "--rest-port", env["PULSE_FLINK_REST_PORT"],
+            "--rest-port", env["PULSE_FLINK__REST_PORT"],
         ]  # fmt: skip
         procs.append(Proc("flink", flink_argv, env, tmp / "flink.log"))
         by_name = {p.name: p for p in procs}
@@ -198,17 +199,16 @@ def raw_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawRun]:
 
         # ingest, Flink and loader drained in order, then results and watermarks quiet
         deadline = time.monotonic() + DEADLINE_S
-        with pytest.MonkeyPatch.context() as mp:  # wait_stored reads Flink's REST port here
-            mp.setenv("PULSE_FLINK_REST_PORT", env["PULSE_FLINK_REST_PORT"])
-            code, reason = asyncio.run(
-                wait_stored(
-                    broker.bootstrap,
-                    stages(ingest_group=INGEST_GROUP),
-                    deadline - time.monotonic(),
-                    False,
-                    settle=SETTLE_S,
-                )
+        watched = load_settings(
+            kafka={"bootstrap": broker.bootstrap},
+            ingest={"group": INGEST_GROUP},
+            flink={"rest_port": int(env["PULSE_FLINK__REST_PORT"])},
+        )
+        code, reason = asyncio.run(
+            wait_stored(
+                watched, stages(watched), deadline - time.monotonic(), False, settle=SETTLE_S
             )
+        )
         for proc in procs[1:]:
             assert proc.alive(), f"{proc.name} exited:\n{proc.tail()}"
         assert code == 0, f"{reason}\n{by_name['ingest'].tail()}\n{by_name['flink'].tail()}"

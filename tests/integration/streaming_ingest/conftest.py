@@ -48,11 +48,11 @@ class Ingest:
         full_env = {
             **os.environ,
             "PYTHONPATH": str(REPO),
-            "PULSE_KAFKA_BOOTSTRAP": self.broker.bootstrap,
-            "PULSE_INGEST_APP_ID": self.app_id,
-            "PULSE_INGEST_TOPIC_PREFIX": self.prefix,
-            "PULSE_INGEST_SESSION_TIMEOUT_MS": "6000",
-            "PULSE_INGEST_DATADIR": str(self.workdir / "faust"),
+            "PULSE_KAFKA__BOOTSTRAP": self.broker.bootstrap,
+            "PULSE_INGEST__GROUP": self.app_id,
+            "PULSE_KAFKA__TOPIC_PREFIX": self.prefix,
+            "PULSE_INGEST__SESSION_TIMEOUT_MS": "6000",
+            "PULSE_INGEST__DATA_DIR": str(self.workdir / "faust"),
             **env,
         }
         log = (self.workdir / f"worker-{len(self.procs)}.log").open("wb")

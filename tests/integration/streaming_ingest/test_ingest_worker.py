@@ -65,7 +65,7 @@ def test_routing_keys_dead_letters_late_and_console_producer(ingest: Ingest) -> 
 
     # a partition that has not delivered an on-time event holds the watermark until it has
     # been caught up for the idle timeout (1 s here), like a Flink source split
-    ingest.start_worker(PULSE_INGEST_IDLE_TIMEOUT_S="1")
+    ingest.start_worker(PULSE_INGEST__IDLE_TIMEOUT_S="1")
     assert ingest.wait_count("clean.views", 13) == 13, ingest.logs()[-4000:]
     assert ingest.wait_count("deadletter.rejected", 4) == 4
     time.sleep(3.0)
@@ -123,7 +123,7 @@ def test_kill_9_and_restart_every_output_exactly_once(ingest: Ingest) -> None:
             messages.append((None, b"{broken %d" % i))
     ingest.produce("raw.views", messages)
 
-    first = ingest.start_worker(PULSE_INGEST_MAX_BATCH="2000")
+    first = ingest.start_worker(PULSE_INGEST__MAX_BATCH="2000")
     deadline = time.monotonic() + 60
     while ingest.count("clean.views") < n // 4 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -132,7 +132,7 @@ def test_kill_9_and_restart_every_output_exactly_once(ingest: Ingest) -> None:
     at_kill = ingest.count("clean.views")
     assert 0 < at_kill < n, f"kill did not land mid-stream ({at_kill})"
 
-    ingest.start_worker(PULSE_INGEST_MAX_BATCH="2000")
+    ingest.start_worker(PULSE_INGEST__MAX_BATCH="2000")
     assert ingest.wait_count("clean.views", n, timeout=60) >= n, ingest.logs()[-4000:]
     assert ingest.wait_count("deadletter.rejected", malformed) >= malformed
     time.sleep(2.0)  # would-be duplicates have time to arrive

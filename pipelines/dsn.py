@@ -1,4 +1,5 @@
-"""Helpers for warehouse DSNs that never leak a password."""
+"""Warehouse DSNs that never leak a password (a pure string helper, used by the settings
+and the warehouse connector alike)."""
 
 from __future__ import annotations
 
