@@ -55,7 +55,9 @@ def read_records(path: Path) -> Iterator[tuple[int, bytes]]:
         for number, line in enumerate(handle, start=1):
             if number == 1 and line.startswith(UTF8_BOM):
                 line = line[len(UTF8_BOM) :]
-            yield number, line.rstrip(b"\r\n")
+            if line.endswith(b"\n"):
+                line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+            yield number, line
 
 
 def count_records(path: Path) -> int:

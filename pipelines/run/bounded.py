@@ -1,10 +1,17 @@
 """``pulse run``: the whole contract over a folder of files, into the warehouse.
 
 Steps (each named; the same names appear in logs and metrics):
-``ingest`` (validate, replays, late) -> ``warehouse-raw`` (rejected, late, dims)
--> ``flink`` (the job on a local mini-cluster, file connectors) -> ``load``
-(results into the warehouse) -> ``rollup`` (daily payouts rebuilt from the
-deduplicated clicks) -> ``finalize`` (merge replaced rows).
+``ingest`` (validate, replays, late) -> ``warehouse-raw`` (rejected, late, dims,
+the ingest ledger) -> ``flink`` (the job on a local mini-cluster, file
+connectors) -> ``load`` (results into the warehouse) -> ``rollup`` (daily
+payouts rebuilt from the deduplicated clicks) -> ``books`` (changes of closed
+months booked as adjustments) -> ``finalize`` (merge replaced rows).
+
+How a run relates to what the warehouse holds already: result rows are keyed
+by their business keys (click id, creator and window, ...), so a run over the
+same or a larger input REPLACES the rows it recomputes and adds the new ones;
+the dead letters of each file it reads replace those of earlier runs over the
+same file (same path); the ledger gets one new row per file (a log of reads).
 """
 
 from __future__ import annotations
@@ -25,11 +32,14 @@ from pipelines.connectors.warehouse import Warehouse
 from pipelines.flink.job import FlinkOptions, build_statements, create_table_environment
 from pipelines.flink.tables import CAMPAIGNS, CREATOR_PROFILES, SINKS
 from pipelines.ingest.bounded import StreamIngest, ingest_folder
-from pipelines.ingest.sources import check_input_dir
+from pipelines.ingest.sources import check_input_dir, count_records
 from pipelines.load.dims import read_dimension
-from pipelines.load.ingest_rows import late_table, rejected_table
+from pipelines.load.ingest_rows import LedgerEntry, late_table, rejected_table
 from pipelines.load.results import read_results
 from pipelines.metrics import STEP_SECONDS, record_ingest
+from pipelines.warehouse.books import LedgerCounts
+from pipelines.warehouse.close import Adjustment, book_adjustments
+from pipelines.warehouse.ledger import replace_rejected, write_ledger
 from pipelines.warehouse.migrations import migrate
 from pipelines.warehouse.rollups import rebuild_payouts
 
@@ -46,6 +56,10 @@ class RunSummary:
     streams: list[StreamIngest] = field(default_factory=list)
     loaded: dict[str, int] = field(default_factory=dict)
     step_seconds: dict[str, float] = field(default_factory=dict)
+    run_id: str = ""
+    settings: Settings | None = None
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    adjustments: list[Adjustment] = field(default_factory=list)
 
     @property
     def input_lines(self) -> int:
@@ -80,8 +94,9 @@ def run_bounded(
 ) -> RunSummary:
     """Run the pipeline over ``input_dir``; idempotent for the same input and clock."""
     check_input_dir(input_dir)
-    summary = RunSummary(input_dir, reference_ms)
-    work_dir = Path(settings.work_dir) / f"run-{uuid.uuid4().hex[:12]}"
+    run_id = f"run-{uuid.uuid4().hex[:12]}"
+    summary = RunSummary(input_dir, reference_ms, run_id=run_id, settings=settings)
+    work_dir = Path(settings.work_dir) / run_id
     try:
         with Warehouse.connect(settings) as wh:
             with _step(summary, "migrate", listener):
@@ -92,6 +107,15 @@ def run_bounded(
                 )
                 for stream in summary.streams:
                     record_ingest(JOB, stream)
+                summary.ledger = ledger_entries(summary, int(time.time() * 1000))
+                for entry in summary.ledger:
+                    if not entry.counts.balanced:
+                        log.error(
+                            "ingest ledger of %s does not balance: %s lines, %s accounted",
+                            entry.source,
+                            entry.counts.lines,
+                            entry.counts.accounted,
+                        )
             with _step(summary, "warehouse-raw", listener):
                 _load_raw(wh, summary, work_dir, reference_ms)
             with _step(summary, "flink", listener):
@@ -105,10 +129,18 @@ def run_bounded(
             with _step(summary, "rollup", listener):
                 days = _click_days(wh, work_dir)
                 rebuild_payouts(wh, days)
+            with _step(summary, "books", listener):
+                summary.adjustments = book_adjustments(wh, run_id)
             with _step(summary, "finalize", listener):
                 for table in (*summary.loaded, "raw_rejected_events", "raw_late_events"):
                     wh.optimize_final(table)
-                for table in ("agg_creator_payouts_daily", "dim_creator_profiles", "dim_campaigns"):
+                for table in (
+                    "agg_creator_payouts_daily",
+                    "dim_creator_profiles",
+                    "dim_campaigns",
+                    "raw_ingest_ledger",
+                    "fct_payout_adjustments",
+                ):
                     wh.optimize_final(table)
     finally:
         if not keep_work_dir:
@@ -116,12 +148,44 @@ def run_bounded(
     return summary
 
 
+def ledger_entries(summary: RunSummary, recorded_ms: int) -> list[LedgerEntry]:
+    """One ledger row per stream of the run; ``lines`` counted from the file itself."""
+    entries = []
+    for s in summary.streams:
+        lines = count_records(Path(s.source)) if s.source else 0
+        counts = LedgerCounts(
+            lines=lines,
+            accepted=s.accepted,
+            rejected=len(s.rejected_rows),
+            replays=s.replays,
+            late=len(s.late_rows),
+        )
+        entries.append(
+            LedgerEntry(
+                run_id=summary.run_id,
+                stream=s.stream.value,
+                source=s.source or "",
+                position_kind="line",
+                first_position=1 if lines else 0,
+                last_position=lines,
+                counts=counts,
+                min_event_ms=s.min_time_ms,
+                max_event_ms=s.max_time_ms,
+                reference_ms=summary.reference_ms,
+                recorded_ms=recorded_ms,
+            )
+        )
+    return entries
+
+
 def _load_raw(wh: Warehouse, summary: RunSummary, work_dir: Path, reference_ms: int) -> None:
     rejected = [row for s in summary.streams for row in s.rejected_rows]
     late = [row for s in summary.streams for row in s.late_rows]
-    summary.loaded["raw_rejected_events"] = wh.insert_arrow(
-        "raw_rejected_events", rejected_table(rejected, reference_ms)
+    sources = [(s.stream.value, s.source) for s in summary.streams if s.source]
+    summary.loaded["raw_rejected_events"] = replace_rejected(
+        wh, sources, rejected_table(rejected, reference_ms)
     )
+    summary.loaded["raw_ingest_ledger"] = write_ledger(wh, summary.ledger)
     summary.loaded["raw_late_events"] = wh.insert_arrow("raw_late_events", late_table(late))
     for source, table in ((CREATOR_PROFILES, "dim_creator_profiles"), (CAMPAIGNS, "dim_campaigns")):
         summary.loaded[table] = wh.insert_arrow(
@@ -131,7 +195,7 @@ def _load_raw(wh: Warehouse, summary: RunSummary, work_dir: Path, reference_ms: 
 
 def _run_flink(work_dir: Path, settings: Settings) -> None:
     connector = FileConnector(work_dir)
-    options = FlinkOptions(parallelism=settings.flink.parallelism, jvm_heap=settings.flink.jvm_heap)
+    options = FlinkOptions(parallelism=settings.flink_parallelism, jvm_heap=settings.flink_jvm_heap)
     t_env = create_table_environment(options)
     statements = build_statements(t_env, settings, connector.source_options, connector.sink_options)
     statements.execute().wait()

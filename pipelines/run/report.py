@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pipelines.config import load_settings
 from pipelines.connectors.warehouse import Warehouse
 from pipelines.run.bounded import RunSummary
+from pipelines.warehouse.books import month_label
+from pipelines.warehouse.reconcile import run_checks, verdict_line
 
 
 def format_micros(micros: int) -> str:
@@ -42,20 +45,47 @@ def build_report(wh: Warehouse, summary: RunSummary, top: int = 10) -> str:
     )
     steps = ", ".join(f"{name} {secs:.1f}s" for name, secs in summary.step_seconds.items())
     out.append(f"  steps: {steps}")
+    if summary.run_id:
+        out.append(f"  run id: {summary.run_id} (raw_ingest_ledger.run_id)")
 
-    out.append("\nInput")
-    rows = [
-        (
-            s.stream.value,
-            s.lines,
-            s.accepted,
-            sum(s.rejected.values()),
-            s.replays,
-            len(s.late_rows),
+    out.append("\nInput (ingest ledger: lines = accepted + rejected + replays + late)")
+    input_rows: list[tuple[object, ...]]
+    if summary.ledger:
+        input_rows = [
+            (
+                e.stream,
+                e.counts.lines,
+                e.counts.accepted,
+                e.counts.rejected,
+                e.counts.replays,
+                e.counts.late,
+                "yes" if e.counts.balanced else f"NO ({e.counts.unaccounted:+,} lines)",
+            )
+            for e in summary.ledger
+        ]
+        headers: tuple[str, ...] = (
+            "stream",
+            "lines",
+            "accepted",
+            "rejected",
+            "replays",
+            "late",
+            "balanced",
         )
-        for s in summary.streams
-    ]
-    out.append(render_table(("stream", "lines", "accepted", "rejected", "replays", "late"), rows))
+    else:
+        input_rows = [
+            (
+                s.stream.value,
+                s.lines,
+                s.accepted,
+                sum(s.rejected.values()),
+                s.replays,
+                len(s.late_rows),
+            )
+            for s in summary.streams
+        ]
+        headers = ("stream", "lines", "accepted", "rejected", "replays", "late")
+    out.append(render_table(headers, input_rows))
 
     reasons: dict[str, int] = {}
     for s in summary.streams:
@@ -121,4 +151,29 @@ def build_report(wh: Warehouse, summary: RunSummary, top: int = 10) -> str:
     )
     out.append("\nClicks by status")
     out.append(render_table(("status", "clicks"), rows) if rows else "  none")
+
+    if summary.adjustments:
+        out.append("\nAdjustments of closed months booked by this run")
+        adj_rows = [
+            (
+                month_label(a.for_month),
+                month_label(a.booked_month),
+                a.creator_id,
+                a.currency,
+                a.delta.valid_clicks,
+                format_micros(a.delta.creator_micros),
+                a.reason,
+            )
+            for a in summary.adjustments
+        ]
+        out.append(
+            render_table(
+                ("for month", "booked in", "creator", "currency", "valid clicks", "creator", "why"),
+                adj_rows,
+            )
+        )
+
+    settings = summary.settings or load_settings()
+    out.append("")
+    out.append(verdict_line(run_checks(wh, settings)) + " (details: pulse reconcile)")
     return "\n".join(out)

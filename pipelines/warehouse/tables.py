@@ -52,7 +52,7 @@ RAW_REJECTED_EVENTS = Table(
         ("detail", "String"),
         ("rejected_at", INSTANT),
     ),
-    ("stream", "source", "cityHash64(raw)"),
+    ("stream", "source", "ifNull(line, 0)", "ifNull(`offset`, 0)"),
 )
 
 RAW_LATE_EVENTS = Table(
@@ -180,6 +180,81 @@ DIM_CAMPAIGNS = Table(
     ("campaign_id", "updated_at"),
 )
 
+RAW_INGEST_LEDGER = Table(
+    "raw_ingest_ledger",
+    _cols(
+        ("run_id", "String"),
+        ("stream", "LowCardinality(String)"),
+        ("source", "String"),
+        ("position_kind", "LowCardinality(String)"),
+        ("first_position", "UInt64"),
+        ("last_position", "UInt64"),
+        ("lines", "UInt64"),
+        ("accepted", "UInt64"),
+        ("rejected", "UInt64"),
+        ("replays", "UInt64"),
+        ("late", "UInt64"),
+        ("min_event_time", f"Nullable({INSTANT})"),
+        ("max_event_time", f"Nullable({INSTANT})"),
+        ("reference_time", INSTANT),
+        ("recorded_at", INSTANT),
+    ),
+    ("stream", "source", "run_id", "first_position"),
+)
+
+FCT_PAYOUT_CLOSES = Table(
+    "fct_payout_closes",
+    _cols(
+        ("month", "Date"),
+        ("closed_at", INSTANT),
+        ("forced", "Bool"),
+        ("final_after", INSTANT),
+        ("seen_event_time", f"Nullable({INSTANT})"),
+        ("statement_rows", "UInt64"),
+        ("statements_hash", "String"),
+        ("gross_micros", "Int64"),
+        ("creator_micros", "Int64"),
+    ),
+    ("month",),
+)
+
+FCT_PAYOUT_STATEMENTS = Table(
+    "fct_payout_statements",
+    _cols(
+        ("creator_id", "String"),
+        ("month", "Date"),
+        ("currency", "LowCardinality(String)"),
+        ("valid_clicks", "UInt64"),
+        ("payable_clicks", "UInt64"),
+        ("gross_micros", "Int64"),
+        ("creator_micros", "Int64"),
+        ("platform_micros", "Int64"),
+        ("statement_id", "String"),
+        ("closed_at", INSTANT),
+        ("content_hash", "String"),
+    ),
+    ("month", "creator_id", "currency"),
+)
+
+FCT_PAYOUT_ADJUSTMENTS = Table(
+    "fct_payout_adjustments",
+    _cols(
+        ("creator_id", "String"),
+        ("currency", "LowCardinality(String)"),
+        ("booked_month", "Date"),
+        ("for_month", "Date"),
+        ("valid_clicks_delta", "Int64"),
+        ("payable_clicks_delta", "Int64"),
+        ("gross_micros_delta", "Int64"),
+        ("creator_micros_delta", "Int64"),
+        ("platform_micros_delta", "Int64"),
+        ("reason", "LowCardinality(String)"),
+        ("run_id", "String"),
+        ("booked_at", INSTANT),
+    ),
+    ("for_month", "booked_month", "creator_id", "currency"),
+)
+
 TABLES: dict[str, Table] = {
     table.name: table
     for table in (
@@ -192,6 +267,10 @@ TABLES: dict[str, Table] = {
         AGG_CREATOR_PAYOUTS_DAILY,
         DIM_CREATOR_PROFILES,
         DIM_CAMPAIGNS,
+        RAW_INGEST_LEDGER,
+        FCT_PAYOUT_CLOSES,
+        FCT_PAYOUT_STATEMENTS,
+        FCT_PAYOUT_ADJUSTMENTS,
     )
 }
 

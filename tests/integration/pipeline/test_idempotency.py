@@ -4,9 +4,9 @@
 - ``doubled_run``: every line of every file written twice in a row, into a new
   warehouse. Every second copy is an exact replay (same event_id, or same
   changelog key) and is dropped, so every result table is identical. What
-  happens to ``raw_rejected_events``: a bad line and its copy have the same
-  stream, source and payload, which is the table's dedup key, so each bad line
-  is ONE row, at the line of its FIRST copy (line 2n-1 for original line n);
+  happens to ``raw_rejected_events``: a rejection is keyed by where it was read
+  (stream, source, line), so each bad line and its copy are TWO rows, at lines
+  2n-1 and 2n for original line n, with the same payload and reason;
   ``source`` is the path of the file that was read.
 """
 
@@ -39,11 +39,12 @@ def test_every_line_twice_rejected_rows(main_run: RunResult, doubled_run: RunRes
         (
             r["stream"],
             doubled_run.path(FILES[r["stream"]]),
-            2 * r["line"] - 1,
+            2 * r["line"] - copy,
             r["reason"],
             r["raw"],
         )
         for r in main_run.tables["raw_rejected_events"]
+        for copy in (1, 0)
     )
     got = sorted(
         (r["stream"], r["source"], r["line"], r["reason"], r["raw"])

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from pipelines.connectors.warehouse import Warehouse
-from pipelines.warehouse.migrations import MIGRATIONS_DIR, MigrationError, migrate
+from pipelines.warehouse.migrations import (
+    MIGRATIONS_DIR,
+    MigrationError,
+    load_migrations,
+    migrate,
+)
 from pipelines.warehouse.tables import TABLES
 
 pytestmark = pytest.mark.integration
@@ -85,7 +90,7 @@ DOMAIN_TYPES: dict[str, list[tuple[str, str]]] = {
 }
 
 SORTING_KEYS = {
-    "raw_rejected_events": "stream, source, cityHash64(raw)",
+    "raw_rejected_events": "stream, source, ifNull(line, 0), ifNull(offset, 0)",
     "raw_late_events": "stream, event_id, event_time",
     "fct_attributed_clicks": "click_id",
     "fct_engagement_windows": "creator_id, window_start, window_end",
@@ -126,6 +131,9 @@ def test_engines_and_sorting_keys(warehouse: Warehouse) -> None:
     assert set(found) == set(TABLES) | {"schema_migrations"}
     for table, key in SORTING_KEYS.items():
         assert found[table] == ("ReplacingMergeTree", key), table
+    # append-only books: nothing may replace a frozen statement or close record
+    assert found["fct_payout_statements"][0] == "MergeTree"
+    assert found["fct_payout_closes"][0] == "MergeTree"
 
 
 def test_migrate_twice_is_a_no_op(warehouse: Warehouse) -> None:
@@ -133,7 +141,7 @@ def test_migrate_twice_is_a_no_op(warehouse: Warehouse) -> None:
     _n, rows = warehouse.query_rows(
         f"SELECT version, name FROM {warehouse.table('schema_migrations')} ORDER BY version"
     )
-    assert [int(r[0]) for r in rows] == list(range(1, len(TABLES) + 1))  # recorded once each
+    assert [int(r[0]) for r in rows] == [m.version for m in load_migrations()]  # once each
 
 
 def test_changed_checksum_is_refused_and_new_files_apply(
@@ -141,16 +149,18 @@ def test_changed_checksum_is_refused_and_new_files_apply(
 ) -> None:
     folder = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, folder)
+    shipped = len(load_migrations(folder))
+    extra, more = f"{shipped + 1:04d}_extra.sql", f"{shipped + 2:04d}_more.sql"
     with Warehouse.connect(str(warehouse_dir)) as wh:
-        assert len(migrate(wh, folder)) == len(TABLES)
-        (folder / "0010_extra.sql").write_text(
+        assert len(migrate(wh, folder)) == shipped
+        (folder / extra).write_text(
             "-- extra: a test table\n"
             "CREATE TABLE IF NOT EXISTS {database}.extra (x UInt8) ENGINE = MergeTree ORDER BY x;\n"
         )
-        assert [m.file_name for m in migrate(wh, folder)] == ["0010_extra.sql"]
+        assert [m.file_name for m in migrate(wh, folder)] == [extra]
         path = folder / "0003_fct_attributed_clicks.sql"
         path.write_text(path.read_text().replace("click_id String", "click_id String "))
-        (folder / "0011_more.sql").write_text(
+        (folder / more).write_text(
             "CREATE TABLE IF NOT EXISTS {database}.more (x UInt8) ENGINE = MergeTree ORDER BY x;\n"
         )
         with pytest.raises(MigrationError, match=r"0003_fct_attributed_clicks\.sql changed"):
