@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
@@ -20,7 +19,7 @@ from pipelines.commands import (
     status,
     trace,
 )
-from pipelines.config import CONFIG_FILE_ENV
+from pipelines.config import CONFIG_FILE_ENV, use_config_file
 from pipelines.errors import PulseError
 
 COMMANDS = (generate, migrate, query, run, produce, status, reconcile, close, statements, trace)
@@ -51,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     if args.config:
-        os.environ[CONFIG_FILE_ENV] = args.config
+        use_config_file(args.config)  # for this process and the jobs it starts
     try:
         code: int = args.func(args)
     except PulseError as err:

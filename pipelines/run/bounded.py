@@ -195,7 +195,7 @@ def _load_raw(wh: Warehouse, summary: RunSummary, work_dir: Path, reference_ms: 
 
 def _run_flink(work_dir: Path, settings: Settings) -> None:
     connector = FileConnector(work_dir)
-    options = FlinkOptions(parallelism=settings.flink_parallelism, jvm_heap=settings.flink_jvm_heap)
+    options = FlinkOptions(parallelism=settings.flink.parallelism, jvm_heap=settings.flink.jvm_heap)
     t_env = create_table_environment(options)
     statements = build_statements(t_env, settings, connector.source_options, connector.sink_options)
     statements.execute().wait()
