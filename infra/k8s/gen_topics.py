@@ -24,15 +24,17 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # the repository root, when run as a script
 
-# The stream catalog: the only import of the topic list in infra/.
-from pipelines.connectors.kafka_broker import pulse_topics  # noqa: E402
+# The stream catalog's topics: the only import of the topic list in infra/ (switch it here).
+try:  # names from pipelines.domain.streams, partitions and configs added for Kafka
+    from pipelines.connectors.kafka_topics import pulse_topics
+except ImportError:  # the topic list before the catalog consolidation
+    from pipelines.connectors.kafka_broker import pulse_topics  # type: ignore[no-redef]
 
 OUTPUT = HERE / "base" / "kafka-topics.yaml"
 CLUSTER = "pulse"  # the Strimzi Kafka resource (base/kafka.yaml)
 
 # Cluster defaults; the local overlay patches replicas and min.insync.replicas down to 1.
-RAW_PARTITIONS = 6
-CLEAN_PARTITIONS = 6  # views, comments and ad_clicks must keep equal counts (co-partitioning)
+PARTITIONS = 6  # each raw topic and its clean topic (equal counts: co-partitioning)
 RESULTS_PARTITIONS = 1
 REPLICAS = 3
 MIN_INSYNC_REPLICAS = 2
@@ -46,7 +48,7 @@ HEADER = """\
 def topic_resources() -> list[dict[str, Any]]:
     """The ``KafkaTopic`` resources, in catalog order."""
     resources: list[dict[str, Any]] = []
-    for spec in pulse_topics(RAW_PARTITIONS, CLEAN_PARTITIONS, RESULTS_PARTITIONS):
+    for spec in pulse_topics(PARTITIONS, results_partitions=RESULTS_PARTITIONS):
         config: dict[str, Any] = dict(sorted(spec.config.items()))
         config["min.insync.replicas"] = MIN_INSYNC_REPLICAS
         resources.append(

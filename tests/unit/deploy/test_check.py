@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from pipelines.deploy.check import check_all, render_all
-from pipelines.deploy.manifests import check_resources, image_problem
+from pipelines.deploy.manifests import check_resources, image_problem, secret_references
 from pipelines.deploy.problems import Problem
 from tests.unit.deploy.conftest import INFRA, REPO
 
@@ -182,3 +182,13 @@ def test_topics_must_belong_to_a_kraft_cluster(repo_copy: Path) -> None:
     _edit(k8s / "base" / "kafka.yaml", 0, lambda d: d["spec"].update(roles=["broker"]))
     text = _messages(_problems(k8s))
     assert "Kafka/pulse: no KafkaNodePool with the controller role" in text
+
+
+def test_every_referenced_secret_is_documented() -> None:
+    rendered, problems = render_all(INFRA / "k8s")
+    assert problems == []
+    docs = (REPO / "docs" / "deploy.md").read_text()
+    refs = {ref for rs in rendered.values() for r in rs for ref in secret_references(r)}
+    assert refs
+    for name, key in sorted(refs):
+        assert f"`{name}`" in docs and f"`{key}`" in docs, (name, key)
