@@ -22,8 +22,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PULSE_METRICS__HOST=0.0.0.0 \
-    PULSE_INGEST_DATADIR=/var/lib/pulse/ingest \
-    PULSE_LOADER_DATADIR=/var/lib/pulse/loader
+    PULSE_INGEST__DATA_DIR=/var/lib/pulse/ingest \
+    PULSE_LOADER__DATA_DIR=/var/lib/pulse/loader
 RUN groupadd --system --gid 10001 pulse \
  && useradd --system --uid 10001 --gid pulse --home-dir /var/lib/pulse --create-home pulse
 WORKDIR /opt/pulse
@@ -39,7 +39,7 @@ COPY jobs ./jobs
 COPY schemas ./schemas
 COPY infra/docker/faust-entrypoint.sh /usr/local/bin/pulse-job
 RUN pip install --no-index --no-deps --no-build-isolation -e . \
- && python -c "import jobs, pipelines.config, pipelines.streaming.loader"
+ && python -c "import jobs, pipelines.config"
 USER 10001:10001
 EXPOSE 9401 9402
 ENTRYPOINT ["/usr/local/bin/pulse-job"]

@@ -46,7 +46,7 @@ COPY pipelines ./pipelines
 COPY jobs ./jobs
 COPY schemas ./schemas
 RUN python3.11 -m pip install --no-index --no-deps --no-build-isolation -e . \
- && python3.11 -c "import pyflink, jobs, pipelines.flink.job"
+ && python3.11 -c "import pyflink, jobs, pipelines.config"
 # The Kafka SQL connector, verified against Maven Central's artefact, on the cluster classpath;
 # pulse's job finds it through PULSE_JARS_DIR (its classes are all org.apache.flink.*: loaded
 # parent-first from lib/, so listing it in pipeline.jars as well is harmless).

@@ -22,6 +22,7 @@ import dockerfile  # type: ignore[import-not-found, unused-ignore]
 
 from pipelines.deploy.manifests import image_problem
 from pipelines.deploy.problems import Problem
+from pipelines.deploy.settings_env import env_problem
 
 FLINK_DOCKERFILE = "flink-job.Dockerfile"
 FAUST_DOCKERFILE = "faust-jobs.Dockerfile"
@@ -76,6 +77,11 @@ def _stages_and_rules(path: Path) -> list[str]:
             if len(command.value) == 3 and command.value[1].upper() == "AS":
                 stages.add(command.value[2])
             user = None
+        elif command.cmd == "ENV":
+            for name in command.value[::2]:
+                reason = env_problem(name)
+                if reason:
+                    found.append(f"line {command.start_line}: {reason}")
         elif command.cmd == "USER":
             user = command.value[0]
         elif command.cmd == "RUN" and re.search(r"\bpip3? install\b", command.value[0]):

@@ -24,6 +24,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 from pipelines.deploy.crdschema import DNS1123_SUBDOMAIN, schema_file_name
 from pipelines.deploy.problems import Problem
 from pipelines.deploy.render import Resource, containers, split_image
+from pipelines.deploy.settings_env import env_problem
 
 KUBERNETES_VERSION = "1.33.0"
 
@@ -186,6 +187,16 @@ def secret_references(resource: Resource) -> set[tuple[str, str]]:
     return refs
 
 
+def settings_variables(resource: Resource) -> list[str]:
+    """``PULSE_*`` names no setting reads: in ConfigMap data and container ``env``."""
+    names: list[str] = []
+    if resource.kind == "ConfigMap":
+        names += [str(key) for key in resource.doc.get("data", {}) or {}]
+    for container in containers(resource.doc):
+        names += [str(item.get("name", "")) for item in container.get("env", []) or []]
+    return [reason for reason in map(env_problem, names) if reason]
+
+
 def _job_container_rules(resource: Resource) -> list[str]:
     if resource.kind not in JOB_KINDS:
         return []
@@ -270,7 +281,8 @@ def check_resources(resources: list[Resource], crd_dir: Path, label: str) -> lis
             reason = image_problem(image)
             if reason:
                 problems.append(Problem(where, reason))
-        rules = inline_secrets(resource) + _job_container_rules(resource) + _flink_rules(resource)
+        rules = inline_secrets(resource) + settings_variables(resource)
+        rules += _job_container_rules(resource) + _flink_rules(resource)
         problems += [Problem(where, message) for message in rules]
     problems += [Problem(f"{label}: {p.where}", p.message) for p in _kafka_rules(resources)]
     return problems

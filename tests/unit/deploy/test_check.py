@@ -192,3 +192,15 @@ def test_every_referenced_secret_is_documented() -> None:
     assert refs
     for name, key in sorted(refs):
         assert f"`{name}`" in docs and f"`{key}`" in docs, (name, key)
+
+
+def test_obsolete_or_unknown_settings_variables_are_rejected(repo_copy: Path) -> None:
+    k8s = repo_copy / "infra" / "k8s"
+    _edit(
+        k8s / "base" / "config.yaml",
+        0,
+        lambda d: d["data"].update(PULSE_KAFKA_BOOTSTRAP="x:9092", PULSE_METRICS__HOTS="0.0.0.0"),
+    )
+    text = _messages(_problems(k8s))
+    assert "PULSE_KAFKA_BOOTSTRAP is obsolete: the settings read PULSE_KAFKA__BOOTSTRAP" in text
+    assert "PULSE_METRICS__HOTS is read by no setting" in text

@@ -58,3 +58,11 @@ def test_hadolint_findings_fail(repo_copy: Path) -> None:
     faust.write_text(faust.read_text().replace("WORKDIR /opt/pulse\n", "RUN cd /opt && ls\n", 1))
     problems = _text(check_dockerfiles(docker, repo_copy))
     assert "hadolint" in problems and "DL3003" in problems
+
+
+def test_image_environment_uses_settings_names(repo_copy: Path) -> None:
+    docker = repo_copy / "infra" / "docker"
+    faust = docker / "faust-jobs.Dockerfile"
+    faust.write_text(faust.read_text().replace("PULSE_INGEST__DATA_DIR", "PULSE_INGEST_DATADIR"))
+    problems = _text(check_dockerfiles(docker, repo_copy))
+    assert "PULSE_INGEST_DATADIR is obsolete: the settings read PULSE_INGEST__DATA_DIR" in problems
