@@ -64,3 +64,4 @@ RUN mkdir -p /opt/pulse/jars/flink /opt/flink/plugins/metrics-prometheus /opt/fl
  && chmod 0644 /opt/flink/lib/flink-sql-connector-kafka-5.0.0-2.2.jar \
  && chown -R flink:flink /opt/flink/plugins /opt/pulse
 USER 9999:9999
+WORKDIR /opt/flink
