@@ -46,9 +46,10 @@ HEADER = """\
 
 
 def topic_resources() -> list[dict[str, Any]]:
-    """The ``KafkaTopic`` resources, in catalog order."""
+    """The ``KafkaTopic`` resources, by topic name (message keys: infra/kafka/TOPICS.md)."""
     resources: list[dict[str, Any]] = []
-    for spec in pulse_topics(PARTITIONS, results_partitions=RESULTS_PARTITIONS):
+    specs = pulse_topics(PARTITIONS, results_partitions=RESULTS_PARTITIONS)
+    for spec in sorted(specs, key=lambda spec: spec.name):
         config: dict[str, Any] = dict(sorted(spec.config.items()))
         config["min.insync.replicas"] = MIN_INSYNC_REPLICAS
         resources.append(
@@ -58,7 +59,6 @@ def topic_resources() -> list[dict[str, Any]]:
                 "metadata": {
                     "name": spec.name.replace("_", "-"),
                     "labels": {"strimzi.io/cluster": CLUSTER},
-                    "annotations": {"pulse/key": spec.key},
                 },
                 "spec": {
                     "topicName": spec.name,
