@@ -52,10 +52,11 @@ deploy-check: setup
 
 # The streaming stack: Kafka broker (KRaft), topics, Faust ingest, Flink streaming job, loader.
 up: setup
-	bash infra/stack/up.sh
+	$(BIN)/pulse up
 
 down:
-	bash infra/stack/down.sh
+	@test -x $(BIN)/pulse || { echo "make down: nothing to stop (no .venv)"; exit 0; }
+	$(BIN)/pulse down
 
 status: setup
 	$(BIN)/pulse status
@@ -67,5 +68,5 @@ bench-kafka-baseline: setup
 	bash infra/kafka/perf.sh
 
 clean:
-	-@bash infra/stack/down.sh 2>/dev/null
+	-@test -x $(BIN)/pulse && $(BIN)/pulse down 2>/dev/null
 	rm -rf .pulse $(DEMO_DIR)

@@ -27,14 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pipelines.commands.produce import produce_file  # noqa: E402
-from pipelines.connectors.kafka_broker import (  # noqa: E402
-    LocalKafkaBroker,
-    TopicSpec,
-    ensure_topics,
-    kafka_java_command,
-    pulse_topics,
-)
+from pipelines.connectors.kafka_topics import TopicSpec, ensure_topics, pulse_topics  # noqa: E402
 from pipelines.domain.events import Stream  # noqa: E402
+from pipelines.local.kafka_broker import LocalKafkaBroker  # noqa: E402
+from pipelines.local.kafka_command import kafka_java_command  # noqa: E402
 
 PREFIX = "bench."
 

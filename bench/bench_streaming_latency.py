@@ -51,17 +51,14 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from pipelines.connectors.kafka_broker import (
-    LocalKafkaBroker,
-    ensure_topics,
-    free_port,
-    pulse_topics,
-)
+from pipelines.connectors.kafka_topics import ensure_topics, pulse_topics
+from pipelines.domain.time import MINUTE_MS
+from pipelines.local.kafka_broker import LocalKafkaBroker
+from pipelines.local.processes import free_port
 from pipelines.streaming.monitor import flink_job_state
 
 REPO = Path(__file__).resolve().parents[1]
 T0_MS = 1_790_812_800_000  # 2026-10-01T00:00:00Z
-MINUTE_MS = 60_000
 FINAL_AFTER_MS = 65 * MINUTE_MS  # watermark delay + allowed lateness (defaults)
 # The job's plan holds the watermark back further for clicks: the interval joins
 # of attribution (view in [t - 30 min, t]) and of the flood minute delay the
@@ -233,7 +230,9 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=60.0, help="production time (default 60)")
     p.add_argument("--speed", type=float, default=600.0, help="event ms per wall ms (600)")
     p.add_argument("--warmup", type=float, default=20.0, help="seconds excluded at start")
-    p.add_argument("--idle-timeout", type=float, default=3.0, help="Flink source idle timeout")
+    p.add_argument(
+        "--changelog-idle-timeout", type=float, default=3.0, help="Flink changelog idle timeout"
+    )
     args = p.parse_args()
 
     # SIGTERM/SIGINT end the run through `finally`: every process started here is stopped
@@ -256,7 +255,8 @@ def main() -> int:
         flink_argv = [
             sys.executable, "-m", "jobs.flink_streaming",
             "--checkpoint-dir", str(tmp / "checkpoints"), "--checkpoint-interval", "10",
-            "--idle-timeout", str(args.idle_timeout), "--rest-port", str(rest_port),
+            "--changelog-idle-timeout", str(args.changelog_idle_timeout),
+            "--rest-port", str(rest_port),
         ]  # fmt: skip
         procs.append(_start(flink_argv, env, tmp / "flink.log"))
         began = time.monotonic()

@@ -20,8 +20,6 @@ topic name, for tests and benchmarks), ``metrics`` (``PULSE_METRICS__PORT``) and
 ``PULSE_INGEST__STREAMS``      comma-separated streams (default: all five)
 ``PULSE_INGEST__MAX_BATCH``    records per poll and batch (default 20000)
 ``PULSE_INGEST__SESSION_TIMEOUT_MS`` consumer session timeout (default 10000)
-``PULSE_INGEST__IDLE_TIMEOUT_S``  a raw partition with no on-time event yet holds its stream's
-                               watermark until caught up this long (default 30, like Flink's)
 ``PULSE_INGEST__DATA_DIR``     Faust's data folder (default ``.pulse/faust-ingest``)
 """
 
@@ -34,7 +32,8 @@ import faust
 
 from pipelines import metrics
 from pipelines.config import Settings, load_settings
-from pipelines.streaming.kafka_runner import IngestRunner, RunnerConfig
+from pipelines.streaming.ingest_config import RunnerConfig
+from pipelines.streaming.ingest_worker import IngestRunner
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ is retained) or until the job fails (exit 1).
 
 Settings (:mod:`pipelines.config`): the ``flink`` section gives the defaults of
 the flags (``PULSE_FLINK__CHECKPOINT_DIR``, ``PULSE_FLINK__CHECKPOINT_INTERVAL_S``,
-``PULSE_FLINK__IDLE_TIMEOUT_S``, ``PULSE_FLINK__REST_PORT``, ``PULSE_FLINK__GROUP``,
+``PULSE_FLINK__CHANGELOG_IDLE_TIMEOUT_S``, ``PULSE_FLINK__REST_PORT``, ``PULSE_FLINK__GROUP``,
 plus ``PULSE_FLINK__PARALLELISM`` and ``PULSE_FLINK__JVM_HEAP``); a flag wins.
 
 Recovery. A checkpoint is taken every ``--checkpoint-interval`` seconds into
@@ -28,24 +28,19 @@ restart into silent topics closes nothing until data arrives). Records that
 arrive after the restart are never older than the old watermark (ingest's late
 rule is stricter), so no fired window is re-opened.
 
-Idle sources (``--idle-timeout``, ``table.exec.source.idle-timeout``). A
-source partition that has delivered nothing for that long is marked idle and
-no longer holds back the watermark. Without it, the changelog topics
-(``clean.creator_profiles``, ``clean.campaigns``), which are quiet for hours,
-would pin the watermark at their last ``updated_at`` minus the delay, and the
-temporal joins (price, profile as of W) would never emit. What it costs: when
-an idle partition wakes up with a record older than the watermark the other
-partitions have advanced meanwhile, that record is LATE for Flink: a window
-or join that already fired is not changed (window aggregates drop it). The
-watermark trails the newest event by delay + allowed lateness (65 min), so
-this only affects (a) changelog versions whose ``updated_at`` is more than
-65 min behind the newest event (a profile/campaign update back-dated, or
-delivered over an hour late: clicks and evaluations already emitted keep the
-old version), and (b) an event stream that falls silent for longer than the
-timeout and then resumes with data over 65 min behind the others. Ingest's
-late rule is per stream; cross-stream lag beyond the lateness is not
-corrected. When ALL inputs are idle Flink advances to the highest watermark
-among them, which closes windows exactly as if the data had ended there.
+Watermarks, and why no event stream is ever idle. Each clean partition carries the on-time
+events of ONE raw partition (ingest keeps the partition number), and its watermark is the
+newest event time seen there less the watermark delay and the allowed lateness (65 min): exactly
+the bound below which ingest declares that raw partition's events late. Flink takes the minimum
+over all partitions of all sources, so an event that ingest let through is never behind Flink's
+watermark, whatever the interleaving of partitions and topics: results do not depend on how the
+producers were scheduled. A silent event stream (a producer outage, a topic produced after the
+others) therefore HOLDS the watermark of everything that joins with it, and nothing closes until
+it delivers. Only the changelog sources (``clean.creator_profiles``, ``clean.campaigns``),
+legitimately quiet for days, are marked idle after ``--changelog-idle-timeout`` seconds of
+silence (the table option ``scan.watermark.idle-timeout``); a changelog version that then
+arrives more than 65 min behind the watermark does not change joins that already emitted, so
+changelogs must be produced before or alongside the events they describe (docs/streaming.md).
 """
 
 from __future__ import annotations
@@ -88,12 +83,13 @@ def parse_args(flink: FlinkSettings, argv: Sequence[str] | None = None) -> argpa
         f"(PULSE_FLINK__CHECKPOINT_INTERVAL_S; default here: {flink.checkpoint_interval_s:g})",
     )
     p.add_argument(
-        "--idle-timeout",
+        "--changelog-idle-timeout",
         type=float,
-        default=flink.idle_timeout_s,
+        default=flink.changelog_idle_timeout_s,
         metavar="S",
-        help="source idle timeout in seconds "
-        f"(PULSE_FLINK__IDLE_TIMEOUT_S; default here: {flink.idle_timeout_s:g})",
+        help="seconds after which a quiet changelog source stops holding the watermark "
+        "(PULSE_FLINK__CHANGELOG_IDLE_TIMEOUT_S; "
+        f"default here: {flink.changelog_idle_timeout_s:g}); event streams never idle",
     )
     p.add_argument(
         "--rest-port",
@@ -123,7 +119,6 @@ def flink_config(args: argparse.Namespace, restore: Path | None) -> tuple[tuple[
         ("execution.checkpointing.num-retained", "3"),
         ("execution.checkpointing.mode", "EXACTLY_ONCE"),
         ("execution.checkpointing.min-pause", "500 ms"),
-        ("table.exec.source.idle-timeout", f"{int(args.idle_timeout * 1000)} ms"),
         ("restart-strategy.type", "fixed-delay"),
         ("restart-strategy.fixed-delay.attempts", "1000000"),
         ("restart-strategy.fixed-delay.delay", "5 s"),
@@ -161,9 +156,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     # PyFlink's Beam worker module lowers the root logger to WARNING on import.
     log.setLevel(logging.INFO)
     settings = load_settings()
-    if settings.kafka.topic_prefix:
-        log.error("kafka.topic_prefix is not supported by the Flink job's Kafka connector yet")
-        return 2
     args = parse_args(settings.flink, argv)
     stop = _Stop()
     signal.signal(signal.SIGTERM, stop)
@@ -174,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.kafka.bootstrap,
         group_id=args.group,
         startup_mode="earliest-offset" if args.from_earliest else "group-offsets",
+        topic_prefix=settings.kafka.topic_prefix,
+        changelog_idle_timeout_ms=int(args.changelog_idle_timeout * 1000),
     )
     for old in prune_checkpoints(args.checkpoint_dir, restore):
         log.info("removed the checkpoints of an earlier job: %s", old)

@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from pipelines.commands import (
     close,
     generate,
+    kafka,
     migrate,
     produce,
     query,
     reconcile,
     run,
+    stack,
     statements,
     status,
     trace,
@@ -22,7 +24,20 @@ from pipelines.commands import (
 from pipelines.config import CONFIG_FILE_ENV, use_config_file
 from pipelines.errors import PulseError
 
-COMMANDS = (generate, migrate, query, run, produce, status, reconcile, close, statements, trace)
+COMMANDS = (
+    generate,
+    migrate,
+    query,
+    run,
+    produce,
+    stack,
+    status,
+    kafka,
+    reconcile,
+    close,
+    statements,
+    trace,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

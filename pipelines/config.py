@@ -44,12 +44,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from pipelines.domain.time import DAY_MS, HOUR_MS, MINUTE_MS
 from pipelines.dsn import redact_dsn
 from pipelines.errors import PulseError
-
-MINUTE_MS = 60_000
-HOUR_MS = 60 * MINUTE_MS
-DAY_MS = 24 * HOUR_MS
+from pipelines.validation.instants import instant_ms
 
 CONFIG_FILE_ENV = "PULSE_CONFIG_FILE"
 SECRETS_DIR_ENV = "PULSE_SECRETS_DIR"
@@ -65,7 +63,6 @@ RENAMED_ENV: dict[str, str] = {
     "PULSE_INGEST_STREAMS": "PULSE_INGEST__STREAMS",
     "PULSE_INGEST_MAX_BATCH": "PULSE_INGEST__MAX_BATCH",
     "PULSE_INGEST_SESSION_TIMEOUT_MS": "PULSE_INGEST__SESSION_TIMEOUT_MS",
-    "PULSE_INGEST_IDLE_TIMEOUT_S": "PULSE_INGEST__IDLE_TIMEOUT_S",
     "PULSE_INGEST_DATADIR": "PULSE_INGEST__DATA_DIR",
     "PULSE_INGEST_CMD": "PULSE_INGEST__COMMAND",
     "PULSE_LOADER_GROUP": "PULSE_LOADER__GROUP",
@@ -78,7 +75,8 @@ RENAMED_ENV: dict[str, str] = {
     "PULSE_FLINK_REST_PORT": "PULSE_FLINK__REST_PORT",
     "PULSE_FLINK_CHECKPOINT_DIR": "PULSE_FLINK__CHECKPOINT_DIR",
     "PULSE_FLINK_CHECKPOINT_INTERVAL_S": "PULSE_FLINK__CHECKPOINT_INTERVAL_S",
-    "PULSE_FLINK_IDLE_TIMEOUT_S": "PULSE_FLINK__IDLE_TIMEOUT_S",
+    "PULSE_FLINK_IDLE_TIMEOUT_S": "PULSE_FLINK__CHANGELOG_IDLE_TIMEOUT_S",
+    "PULSE_FLINK__IDLE_TIMEOUT_S": "PULSE_FLINK__CHANGELOG_IDLE_TIMEOUT_S",
     "PULSE_FLINK_GROUP": "PULSE_FLINK__GROUP",
     "PULSE_STACK_DIR": "PULSE_STACK__DIR",
     "PULSE_METRICS_PORT": "PULSE_METRICS__PORT",
@@ -139,12 +137,6 @@ class IngestSettings(_Section):
     max_batch: int = Field(default=20_000, ge=1, description="records per poll and batch")
     session_timeout_ms: int = Field(default=10_000, gt=0)
     heartbeat_interval_ms: int = Field(default=2_000, gt=0)
-    idle_timeout_s: float = Field(
-        default=30.0,
-        ge=0,
-        description="a raw partition with no on-time event yet holds its stream's watermark "
-        "until it has been caught up this long (like Flink's source idle timeout)",
-    )
     data_dir: str = Field(default=".pulse/faust-ingest", description="Faust's data folder")
     command: str | None = Field(
         default=None, description="`make up` runs this command instead of the ingest job"
@@ -197,8 +189,11 @@ class FlinkSettings(_Section):
     )
     checkpoint_dir: str = ".pulse/flink/checkpoints"
     checkpoint_interval_s: float = Field(default=10.0, gt=0)
-    idle_timeout_s: float = Field(
-        default=30.0, ge=0, description="table.exec.source.idle-timeout of the Kafka sources"
+    changelog_idle_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="a changelog source (profiles, campaigns) quiet this long stops holding "
+        "the watermark; event streams never idle (docs/streaming.md)",
     )
     group: str = Field(default="pulse-flink", description="consumer group of the Kafka sources")
 
@@ -237,6 +232,11 @@ class Settings(BaseSettings):
 
     # --- input contract ------------------------------------------------------
     future_tolerance_ms: int = Field(default=10 * MINUTE_MS, ge=0)
+    as_of: int | None = Field(
+        default=None,
+        description="reference clock of the future rule (epoch ms or RFC 3339): None = the "
+        "wall clock (live); a fixed instant for a backfill (pulse up --as-of, pulse run --as-of)",
+    )
     dedup_horizon_ms: int = Field(default=7 * DAY_MS, gt=0)
 
     # --- invalid traffic -------------------------------------------------------
@@ -267,6 +267,12 @@ class Settings(BaseSettings):
     # --- event time ------------------------------------------------------------------
     watermark_delay_ms: int = Field(default=5 * MINUTE_MS, ge=0)
     allowed_lateness_ms: int = Field(default=HOUR_MS, ge=0)
+    watermark_jump_warn_ms: int = Field(
+        default=DAY_MS, gt=0, description="warn when one event moves a watermark this far ahead"
+    )
+    late_share_warn: float = Field(
+        default=0.01, ge=0, le=1, description="warn when this share of a stream's events is late"
+    )
 
     # --- operations (sections) ----------------------------------------------------------
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
@@ -301,6 +307,18 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _instant(cls, value: object) -> object:
+        """Epoch milliseconds (number or digits) or RFC 3339 text."""
+        if isinstance(value, str):
+            text = value.strip()
+            parsed = instant_ms(int(text)) if text.lstrip("-").isdigit() else instant_ms(text)
+            if parsed is None:
+                raise ValueError(f"{value!r} is neither epoch milliseconds nor RFC 3339")
+            return parsed
+        return value
 
     @property
     def high_rate_ratio(self) -> tuple[int, int]:
@@ -360,3 +378,9 @@ def export_to_children(name: str, value: str) -> None:
     """Set a platform variable for the child processes started from now on (PyFlink reads
     ``JVM_ARGS`` when it launches the local JVM)."""
     os.environ[name] = value
+
+
+def environment_for_children() -> dict[str, str]:
+    """A copy of this process's environment, to extend for a child process (``pulse up``
+    gives the jobs it starts the reference clock of its ``--as-of``)."""
+    return dict(os.environ)

@@ -57,6 +57,18 @@ INGEST_STATE_RESTORED = Counter(
     "Changelog records read back into the replay/watermark state at partition assignment.",
     ["job", "stream"],
 )
+INGEST_WATERMARK_JUMPS = Counter(
+    "pulse_ingest_watermark_jumps_total",
+    "Events that moved their raw partition's event-time clock ahead by more than "
+    "watermark_jump_warn_ms in one step (the worker's log and pulse status name them).",
+    ["job", "stream"],
+)
+INGEST_WATERMARK = Gauge(
+    "pulse_ingest_watermark_seconds",
+    "Event-time watermark of a stream at ingest (the slowest raw partition's newest on-time "
+    "event less the watermark delay), Unix seconds.",
+    ["job", "stream"],
+)
 STEP_SECONDS = Histogram(
     "pulse_step_duration_seconds",
     "Wall time of a pipeline step.",
@@ -105,6 +117,7 @@ def declare_stream(job: str, stream: str) -> None:
     """Create the outcome series of ``stream`` at 0, so that rates exist before the first event."""
     for outcome in OUTCOMES:
         INGEST_EVENTS.labels(job, stream, outcome)
+    INGEST_WATERMARK_JUMPS.labels(job, stream)
 
 
 def count_events(job: str, stream: str, outcome: str, n: int = 1) -> None:

@@ -7,4 +7,4 @@ source "$(dirname "$0")/_common.sh"
 need_python
 need_jars
 cd "$root"
-exec "$py" -m pipelines.connectors.kafka_broker start "$@"
+exec "$py" -m pipelines kafka start "$@"

@@ -4,4 +4,4 @@ set -euo pipefail
 source "$(dirname "$0")/_common.sh"
 need_python
 cd "$root"
-exec "$py" -m pipelines.connectors.kafka_broker stop "$@"
+exec "$py" -m pipelines kafka stop "$@"

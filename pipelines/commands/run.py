@@ -45,9 +45,10 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=execute)
 
 
-def parse_as_of(value: str | None) -> int:
+def parse_as_of(value: str | None, default: int | None = None) -> int:
+    """``--as-of``: epoch ms or RFC 3339; absent: ``default`` (the ``as_of`` setting), else now."""
     if value is None:
-        return int(time.time() * 1000)
+        return default if default is not None else int(time.time() * 1000)
     text = value.strip()
     parsed = instant_ms(int(text)) if text.lstrip("-").isdigit() else instant_ms(text)
     if parsed is None:
@@ -61,7 +62,7 @@ def _progress(step: str, what: str) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     settings = load_settings(warehouse=args.warehouse, flink={"parallelism": args.parallelism})
-    reference_ms = parse_as_of(args.as_of)
+    reference_ms = parse_as_of(args.as_of, settings.as_of)
     summary = run_bounded(
         args.input, settings, reference_ms, listener=_progress, keep_work_dir=args.keep_work_dir
     )

@@ -9,6 +9,11 @@ by the stage's group (ingest: raw.*; flink: clean.*, committed on completed
 checkpoints, after its results were flushed; loader: results.*, committed
 after the rows are in the warehouse). Exit 0 when caught up; 1 on timeout; 3
 when a component is dead (its pid file remains but the process is gone).
+
+It also prints the reference clock of the ingest (wall clock, or the instant of ``pulse up
+--as-of``) and WARNING lines from the ingest workers' health reports: an event stream that holds
+the event-time watermark (and for how long), an event that made a watermark jump ahead (named),
+a share of late events above ``late_share_warn``.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.config import Settings, load_settings
-from pipelines.connectors.kafka_broker import port_open
-from pipelines.streaming import stack
+from pipelines.local import stack
+from pipelines.local.processes import port_open
+from pipelines.streaming import health
 from pipelines.streaming.monitor import (
     Stage,
     StageLag,
@@ -96,6 +102,24 @@ def print_status(settings: Settings, lags: list[StageLag] | None) -> None:
         print(f"lag {stage_lag.stage.name} (group {stage_lag.stage.group}): {stage_lag.lag}")
         for topic in stage_lag.topics:
             print(f"    {topic.topic:<34} end {topic.end:>10}  lag {topic.lag:>10}")
+    as_of = stack.recorded_as_of(settings)
+    print(
+        "clock   "
+        + (f"as of {_fmt_ms(as_of)} (backfill, pulse up --as-of)" if as_of else "wall clock")
+    )
+    for warning in event_time_warnings(settings):
+        print(f"WARNING {warning}")
+
+
+def event_time_warnings(settings: Settings) -> list[str]:
+    """What the ingest workers' health reports say an operator must know (see
+    :mod:`pipelines.streaming.health`): streams holding the watermark, jumps, late shares."""
+    return health.warnings(
+        health.read_reports(settings.stack.dir),
+        int(time.time() * 1000),
+        hold_ms=settings.watermark_delay_ms + settings.allowed_lateness_ms,
+        late_share_warn=settings.late_share_warn,
+    )
 
 
 async def wait_stored(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.flink.tables import SinkTable, SourceTable
+from pipelines.domain.streams import result_of_sink, spec_of_source
 
 JSON_OPTIONS = {
     "format": "json",
@@ -14,24 +14,27 @@ JSON_OPTIONS = {
 }
 
 
-def clean_dir(work_dir: Path, source: SourceTable) -> Path:
-    return work_dir / "clean" / source.stream
+def clean_dir(work_dir: Path, stream: str) -> Path:
+    """The folder of a stream's clean events (``stream``: its name, e.g. ``view``)."""
+    return work_dir / "clean" / stream
 
 
-def results_dir(work_dir: Path, sink: SinkTable) -> Path:
-    return work_dir / "results" / sink.warehouse_table
+def results_dir(work_dir: Path, table: str) -> Path:
+    """The folder of the results loaded into warehouse ``table``."""
+    return work_dir / "results" / table
 
 
 class FileConnector:
-    """Where the bounded job reads clean events and writes results."""
+    """Where the bounded job reads clean events and writes results (by Flink table name)."""
 
     def __init__(self, work_dir: Path) -> None:
         self.work_dir = work_dir
 
-    def source_options(self, source: SourceTable) -> dict[str, str]:
-        path = clean_dir(self.work_dir, source).resolve()
+    def source_options(self, source_table: str) -> dict[str, str]:
+        stream = spec_of_source(source_table).stream.value
+        path = clean_dir(self.work_dir, stream).resolve()
         return {"connector": "filesystem", "path": str(path), **JSON_OPTIONS}
 
-    def sink_options(self, sink: SinkTable) -> dict[str, str]:
-        path = results_dir(self.work_dir, sink).resolve()
+    def sink_options(self, sink_table: str) -> dict[str, str]:
+        path = results_dir(self.work_dir, result_of_sink(sink_table).table).resolve()
         return {"connector": "filesystem", "path": str(path), **JSON_OPTIONS}

@@ -22,15 +22,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.connectors.kafka_broker import parse_bootstrap
 from pipelines.domain.streams import RESULTS, STREAMS
-from pipelines.flink.tables import SinkTable, SourceTable
-
-#: Flink's consumer group on the clean topics (offsets committed on checkpoints).
-DEFAULT_GROUP = "pulse-flink"
+from pipelines.local.kafka_broker import parse_bootstrap
 
 #: source table -> clean topic (the stream catalog's)
 SOURCE_TOPICS: dict[str, str] = {spec.source_table: spec.clean_topic for spec in STREAMS}
+#: the sources that may idle: changelogs, legitimately quiet for days
+CHANGELOG_SOURCES = frozenset(spec.source_table for spec in STREAMS if spec.changelog)
 
 #: sink table -> (topic, key column) (the stream catalog's)
 SINK_TOPICS: dict[str, tuple[str, str]] = {
@@ -62,33 +60,42 @@ class KafkaConnector:
     """Where the streaming job reads clean events and writes results."""
 
     bootstrap: str
-    group_id: str = DEFAULT_GROUP
+    group_id: str
     #: ``group-offsets`` (resume) or ``earliest-offset`` (reprocess everything)
     startup_mode: str = "group-offsets"
+    topic_prefix: str = ""
+    #: a changelog source quiet this long stops holding the watermark (event sources never)
+    changelog_idle_timeout_ms: int = 30_000
 
     def __post_init__(self) -> None:
         parse_bootstrap(self.bootstrap)  # loopback only
         if self.startup_mode not in ("group-offsets", "earliest-offset"):
             raise ValueError(f"unsupported startup mode {self.startup_mode!r}")
 
-    def source_options(self, source: SourceTable) -> dict[str, str]:
+    def source_options(self, source_table: str) -> dict[str, str]:
+        idle = (
+            {"scan.watermark.idle-timeout": f"{self.changelog_idle_timeout_ms} ms"}
+            if source_table in CHANGELOG_SOURCES
+            else {}
+        )
         return {
             "connector": "kafka",
-            "topic": SOURCE_TOPICS[source.name],
+            "topic": self.topic_prefix + SOURCE_TOPICS[source_table],
             "properties.bootstrap.servers": self.bootstrap,
             "properties.group.id": self.group_id,
             "properties.auto.offset.reset": "earliest",
             "properties.isolation.level": "read_committed",
             "scan.startup.mode": self.startup_mode,
             "scan.topic-partition-discovery.interval": "60 s",
+            **idle,
             **JSON_VALUE,
         }
 
-    def sink_options(self, sink: SinkTable) -> dict[str, str]:
-        topic, key = SINK_TOPICS[sink.name]
+    def sink_options(self, sink_table: str) -> dict[str, str]:
+        topic, key = SINK_TOPICS[sink_table]
         return {
             "connector": "kafka",
-            "topic": topic,
+            "topic": self.topic_prefix + topic,
             "properties.bootstrap.servers": self.bootstrap,
             "properties.linger.ms": "5",
             "key.format": "raw",

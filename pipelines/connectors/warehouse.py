@@ -479,16 +479,10 @@ class Warehouse:
         self.command(f"OPTIMIZE TABLE {self.table(table)} FINAL")
 
 
-def connect(settings_or_target: Settings | str, **kwargs: Any) -> Warehouse:
-    """Shorthand for :meth:`Warehouse.connect`."""
-    return Warehouse.connect(settings_or_target, **kwargs)
-
-
 __all__ = [
     "Target",
     "Warehouse",
     "WarehouseQueryError",
-    "connect",
     "parse_target",
     "quote_identifier",
 ]

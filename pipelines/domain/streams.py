@@ -26,7 +26,9 @@ __all__ = [
     "StreamSpec",
     "Topics",
     "result_for_table",
+    "result_of_sink",
     "spec_of",
+    "spec_of_source",
     "stream_of_stem",
 ]
 
@@ -100,6 +102,8 @@ class ResultSpec:
     key: str
     #: the Flink sink table writing the topic (None: written by ingest)
     sink_table: str | None = None
+    #: a compacted topic (the latest record per key is what matters)
+    compacted: bool = False
 
 
 RESULTS: tuple[ResultSpec, ...] = (
@@ -112,7 +116,9 @@ RESULTS: tuple[ResultSpec, ...] = (
         "creator_id",
         "out_engagement_windows",
     ),
-    ResultSpec("results.eligibility", "fct_eligibility", "creator_id", "out_eligibility"),
+    ResultSpec(
+        "results.eligibility", "fct_eligibility", "creator_id", "out_eligibility", compacted=True
+    ),
     ResultSpec(
         "results.eligibility_transitions",
         "fct_eligibility_transitions",
@@ -141,6 +147,16 @@ def stream_of_stem(stem: str) -> StreamSpec | None:
 
 def result_for_table(table: str) -> ResultSpec:
     return next(r for r in RESULTS if r.table == table)
+
+
+def spec_of_source(source_table: str) -> StreamSpec:
+    """The stream read by a Flink source table."""
+    return next(spec for spec in STREAMS if spec.source_table == source_table)
+
+
+def result_of_sink(sink_table: str) -> ResultSpec:
+    """The result written by a Flink sink table."""
+    return next(r for r in RESULTS if r.sink_table == sink_table)
 
 
 @dataclass(frozen=True)

@@ -19,23 +19,22 @@ from typing import Any
 from pipelines.config import Settings, export_to_children, platform_variable
 from pipelines.flink import statements as sql
 from pipelines.flink.duplicates import make_process_function
-from pipelines.flink.tables import (
+from pipelines.flink.schemas import (
     ATTRIBUTED_CLICKS,
     ELIGIBILITY,
     ELIGIBILITY_TRANSITIONS,
     ENGAGEMENT_WINDOWS,
     SINKS,
     SOURCES,
-    SinkTable,
-    SourceTable,
     sink_ddl,
     source_ddl,
 )
 
 log = logging.getLogger(__name__)
 
-SourceOptions = Callable[[SourceTable], dict[str, str]]
-SinkOptions = Callable[[SinkTable], dict[str, str]]
+#: a connector's table options, by Flink table name
+SourceOptions = Callable[[str], dict[str, str]]
+SinkOptions = Callable[[str], dict[str, str]]
 
 # positions inside CLICK_COLUMNS of the duplicate rule's key
 _KEY_FIELDS = tuple(
@@ -98,9 +97,9 @@ def build_statements(
     from pyflink.table import DataTypes, Schema
 
     for source in SOURCES:
-        t_env.execute_sql(source_ddl(source, settings, source_options(source)))
+        t_env.execute_sql(source_ddl(source, settings, source_options(source.name)))
     for sink in SINKS:
-        t_env.execute_sql(sink_ddl(sink, sink_options(sink)))
+        t_env.execute_sql(sink_ddl(sink, sink_options(sink.name)))
 
     for view in (
         sql.click_floods(settings),

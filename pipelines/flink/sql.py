@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pipelines.config import DAY_MS
+from pipelines.domain.time import DAY_MS
 
 
 def interval(ms: int) -> str:

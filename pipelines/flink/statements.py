@@ -14,8 +14,8 @@ engagement:  engagement_events -> engagement_windows -> window_consistency
 from __future__ import annotations
 
 from pipelines.config import Settings
+from pipelines.flink.schemas import AD_CLICKS, CAMPAIGNS, COMMENTS, CREATOR_PROFILES, VIEWS
 from pipelines.flink.sql import contains_any_token, in_list, interval
-from pipelines.flink.tables import AD_CLICKS, CAMPAIGNS, COMMENTS, CREATOR_PROFILES, VIEWS
 
 MINUTE = "INTERVAL '1' MINUTE"
 
@@ -284,7 +284,7 @@ FROM (
 
 def clicks_paid(s: Settings) -> str:
     """Revenue: the eligibility evaluated at the start of the click's UTC day is in force."""
-    day = 86_400_000
+    day = s.window_slide_ms  # evaluations happen at each window end, one slide apart
     return f"""
 CREATE TEMPORARY VIEW clicks_paid AS
 SELECT c.click_id, c.event_time, c.user_id, c.ad_id, c.campaign_id, c.video_id, c.creator_id,

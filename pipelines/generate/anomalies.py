@@ -9,10 +9,9 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
+from pipelines.domain.time import DAY_MS, MINUTE_MS
 from pipelines.generate.writer import Lines, dumps, iso_ms
 
-DAY_MS = 86_400_000
-MINUTE_MS = 60_000
 REPLAY_SHARE = 0.005
 
 Mutator = Callable[[np.random.Generator, dict[str, Any]], str]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.domain.time import DAY_MS
 from pipelines.generate import anomalies, changelogs, traffic
-from pipelines.generate.changelogs import DAY_MS
 from pipelines.generate.population import build_population
 from pipelines.generate.writer import Lines, Progress, write_lines
 

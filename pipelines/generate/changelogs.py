@@ -8,12 +8,11 @@ from datetime import date, timedelta
 import numpy as np
 from numpy.typing import NDArray
 
+from pipelines.domain.time import DAY_MS, HOUR_MS
 from pipelines.generate import catalog
 from pipelines.generate.population import Creators, Role, Scenario
 from pipelines.generate.writer import dumps, iso_ms
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
 EPOCH_SHARE = 0.1  # share of instants written as integer epoch ms
 ODD_CPCS = (123_457, 333_333, 987_654, 1_111_111, 49_999, 250_001)
 ONE_FAILING_CRITERION = (

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from pipelines.domain.time import DAY_MS, HOUR_MS, MINUTE_MS
 from pipelines.generate import anomalies, catalog
-from pipelines.generate.changelogs import DAY_MS, HOUR_MS, Campaigns
+from pipelines.generate.changelogs import Campaigns
 from pipelines.generate.population import BOT_VIEW_SHARE, Population
 from pipelines.generate.writer import (
     Lines,
@@ -19,7 +20,6 @@ from pipelines.generate.writer import (
     time_fragments,
 )
 
-MINUTE_MS = 60_000
 SECOND_MS = 1_000
 EPOCH_SHARE = 0.08  # share of event times written as integer epoch ms
 

@@ -20,7 +20,8 @@ import orjson
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-DAY_MS = 86_400_000
+from pipelines.domain.time import DAY_MS
+
 CHUNK = 100_000
 _MASK64 = (1 << 64) - 1
 _C1 = np.uint64(0xBF58476D1CE4E5B9)

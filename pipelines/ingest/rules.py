@@ -253,6 +253,7 @@ class IngestRules:
         self.accepted = 0
         self.late = 0
         self.jumps: deque[WatermarkJump] = deque(maxlen=self.MAX_JUMPS)
+        self.jump_count = 0
 
     def decide(self, key: str, event_time_ms: int, partition: int = 0) -> Verdict:
         """The verdict for one valid event; updates the state (a late key counts as seen)."""
@@ -271,6 +272,7 @@ class IngestRules:
             and event_time_ms - before > self.jump_warn_ms
         ):
             self.jumps.append(WatermarkJump(partition, key, before, event_time_ms))
+            self.jump_count += 1
         return Verdict.ACCEPT
 
     @property

@@ -30,7 +30,7 @@ from pipelines.config import Settings
 from pipelines.connectors.flink_files import FileConnector, clean_dir, results_dir
 from pipelines.connectors.warehouse import Warehouse
 from pipelines.flink.job import FlinkOptions, build_statements, create_table_environment
-from pipelines.flink.tables import CAMPAIGNS, CREATOR_PROFILES, SINKS
+from pipelines.flink.schemas import CAMPAIGNS, CREATOR_PROFILES, SINKS
 from pipelines.ingest.bounded import StreamIngest, ingest_folder
 from pipelines.ingest.sources import check_input_dir, count_records
 from pipelines.load.dims import read_dimension
@@ -122,7 +122,9 @@ def run_bounded(
                 _run_flink(work_dir, settings)
             with _step(summary, "load", listener):
                 for sink in SINKS:
-                    data = read_results(results_dir(work_dir, sink), sink.warehouse_table)
+                    data = read_results(
+                        results_dir(work_dir, sink.warehouse_table), sink.warehouse_table
+                    )
                     summary.loaded[sink.warehouse_table] = wh.insert_arrow(
                         sink.warehouse_table, data
                     )
@@ -189,7 +191,7 @@ def _load_raw(wh: Warehouse, summary: RunSummary, work_dir: Path, reference_ms: 
     summary.loaded["raw_late_events"] = wh.insert_arrow("raw_late_events", late_table(late))
     for source, table in ((CREATOR_PROFILES, "dim_creator_profiles"), (CAMPAIGNS, "dim_campaigns")):
         summary.loaded[table] = wh.insert_arrow(
-            table, read_dimension(clean_dir(work_dir, source), table)
+            table, read_dimension(clean_dir(work_dir, source.stream), table)
         )
 
 
@@ -203,7 +205,7 @@ def _run_flink(work_dir: Path, settings: Settings) -> None:
 
 def _click_days(wh: Warehouse, work_dir: Path) -> list[date]:
     """UTC days of the clicks this run wrote (their payouts are rebuilt)."""
-    data = read_results(results_dir(work_dir, SINKS[0]), SINKS[0].warehouse_table)
+    data = read_results(results_dir(work_dir, SINKS[0].warehouse_table), SINKS[0].warehouse_table)
     if data.num_rows == 0:
         return []
     import pyarrow.compute as pc

@@ -21,7 +21,7 @@ from typing import Any
 
 from pipelines.config import Settings
 from pipelines.connectors.flink_kafka import SINK_TOPICS, SOURCE_TOPICS
-from pipelines.flink.tables import ENGAGEMENT_WINDOWS
+from pipelines.flink.schemas import ENGAGEMENT_WINDOWS
 from pipelines.streaming.loader import TOPIC_TABLES
 
 RAW_TOPICS = tuple(

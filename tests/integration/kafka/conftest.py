@@ -14,13 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.connectors.kafka_broker import (
-    KafkaJarsMissingError,
-    LocalKafkaBroker,
-    TopicSpec,
-    ensure_topics,
-    kafka_jars_dir,
-)
+from pipelines.connectors.kafka_topics import TopicSpec, ensure_topics
+from pipelines.local.kafka_broker import LocalKafkaBroker
+from pipelines.local.kafka_command import KafkaJarsMissingError, kafka_jars_dir
 
 #: Broker log lines that would mean a client spoke a protocol version Kafka 4 removed (KIP-896).
 PROTOCOL_ERROR_MARKERS = ("UnsupportedVersion", "UNSUPPORTED_VERSION", "InvalidRequestException")

@@ -9,14 +9,10 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from pipelines.connectors.kafka_broker import (
-    KAFKA_VERSION,
-    KafkaJarsMissingError,
-    LocalKafkaBroker,
-    ensure_topics,
-    port_open,
-    pulse_topics,
-)
+from pipelines.connectors.kafka_topics import ensure_topics, pulse_topics
+from pipelines.local.kafka_broker import LocalKafkaBroker
+from pipelines.local.kafka_command import KAFKA_VERSION, KafkaJarsMissingError
+from pipelines.local.processes import port_open
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +28,7 @@ def test_session_broker_accepts_connections(kafka_broker: LocalKafkaBroker) -> N
 
 
 def test_pulse_topics_are_created_idempotently(kafka_broker: LocalKafkaBroker) -> None:
-    specs = pulse_topics(raw_partitions=2, results_partitions=1)
+    specs = pulse_topics(2, results_partitions=1)
     first = asyncio.run(ensure_topics(kafka_broker.bootstrap, specs))
     second = asyncio.run(ensure_topics(kafka_broker.bootstrap, specs))
     assert sorted(first.created + first.existing) == sorted(s.name for s in specs)
@@ -46,7 +42,7 @@ def test_pulse_topics_are_created_idempotently(kafka_broker: LocalKafkaBroker) -
         "clean.campaigns": 2,
     }
     # asking for other partition counts never silently changes existing topics
-    third = asyncio.run(ensure_topics(kafka_broker.bootstrap, pulse_topics(raw_partitions=3)))
+    third = asyncio.run(ensure_topics(kafka_broker.bootstrap, pulse_topics(3)))
     assert third.created == [] and third.mismatched["raw.views"] == (2, 3)
 
 
@@ -97,7 +93,7 @@ def test_missing_jars_fail_with_make_setup_hint(tmp_path: Path) -> None:
 
 
 def test_cluster_ids_never_start_with_a_dash() -> None:
-    from pipelines.connectors.kafka_broker import new_cluster_id
+    from pipelines.local.kafka_command import new_cluster_id
 
     ids = [new_cluster_id() for _ in range(5000)]
     assert not any(cluster_id.startswith("-") for cluster_id in ids)

@@ -13,7 +13,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from pipelines.connectors.kafka_broker import LocalKafkaBroker, kafka_java_command
+from pipelines.local.kafka_broker import LocalKafkaBroker
+from pipelines.local.kafka_command import kafka_java_command
 
 from .conftest import NewTopic, broker_protocol_errors
 

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from pipelines.connectors.kafka_broker import LocalKafkaBroker
+from pipelines.local.kafka_broker import LocalKafkaBroker
 
 from .conftest import NewTopic, broker_protocol_errors
 

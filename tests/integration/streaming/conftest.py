@@ -35,15 +35,11 @@ import pytest
 
 from pipelines.commands.status import wait_stored
 from pipelines.config import load_settings
-from pipelines.connectors.kafka_broker import (
-    KafkaJarsMissingError,
-    LocalKafkaBroker,
-    ensure_topics,
-    free_port,
-    kafka_jars_dir,
-    pulse_topics,
-)
+from pipelines.connectors.kafka_topics import ensure_topics, pulse_topics
 from pipelines.domain.events import Stream
+from pipelines.local.kafka_broker import LocalKafkaBroker
+from pipelines.local.kafka_command import KafkaJarsMissingError, kafka_jars_dir
+from pipelines.local.processes import free_port
 from pipelines.streaming.checkpoints import latest_checkpoint
 from pipelines.streaming.monitor import flink_job_state, stage_lags, stages
 
@@ -193,7 +189,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
             sys.executable, "-m", "jobs.flink_streaming",
             "--checkpoint-dir", str(tmp / "checkpoints"),
             "--checkpoint-interval", str(CHECKPOINT_S),
-            "--idle-timeout", str(IDLE_TIMEOUT_S),
+            "--changelog-idle-timeout", str(IDLE_TIMEOUT_S),
             "--rest-port", env["PULSE_FLINK__REST_PORT"],
         ]  # fmt: skip
         flink = Proc("flink", flink_argv, env, tmp / "flink.log")

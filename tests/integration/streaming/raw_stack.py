@@ -19,14 +19,11 @@ from pathlib import Path
 
 from pipelines.commands.status import wait_stored
 from pipelines.config import Settings, load_settings
-from pipelines.connectors.kafka_broker import (
-    LocalKafkaBroker,
-    ensure_topics,
-    free_port,
-    pulse_topics,
-)
+from pipelines.connectors.kafka_topics import ensure_topics, pulse_topics
 from pipelines.domain.events import event_time_ms
 from pipelines.domain.streams import STREAMS
+from pipelines.local.kafka_broker import LocalKafkaBroker
+from pipelines.local.processes import free_port
 from pipelines.validation import Rejection, Validator
 
 from .conftest import REPO, Proc, require_kafka_jars
@@ -72,8 +69,7 @@ def run_stack(
     produce: Producer,
     reference_ms: int,
     *,
-    raw_partitions: int = 3,
-    clean_partitions: int = 2,
+    partitions: int = 3,
     extra_env: Mapping[str, str] | None = None,
 ) -> StackRun:
     """Start everything, produce, wait until the results are stored and settled, dump."""
@@ -83,7 +79,7 @@ def run_stack(
     broker = LocalKafkaBroker(tmp / "kafka", port=None, start_timeout=90.0).start()
     procs: list[Proc] = []
     try:
-        specs = pulse_topics(raw_partitions=raw_partitions, clean_partitions=clean_partitions)
+        specs = pulse_topics(partitions)
         asyncio.run(ensure_topics(broker.bootstrap, specs))
         env = {
             **os.environ,
@@ -92,8 +88,8 @@ def run_stack(
             "PULSE_WORK_DIR": str(tmp / "work"),
             "PULSE_FLINK__REST_PORT": str(free_port()),
             "PULSE_INGEST__SESSION_TIMEOUT_MS": "6000",
-            "PULSE_INGEST__IDLE_TIMEOUT_S": "2",
             "PULSE_INGEST__DATA_DIR": str(tmp / "ingest-data"),
+            "PULSE_STACK__DIR": str(tmp / "stack"),
             "PULSE_WAREHOUSE": str(tmp / "wh-streaming"),
             "PULSE_LOADER__DATA_DIR": str(tmp / "loader-data"),
             "PULSE_LOADER__BATCH": "500",
@@ -108,7 +104,7 @@ def run_stack(
             sys.executable, "-m", "jobs.flink_streaming",
             "--checkpoint-dir", str(tmp / "checkpoints"),
             "--checkpoint-interval", str(CHECKPOINT_S),
-            "--idle-timeout", str(IDLE_TIMEOUT_S),
+            "--changelog-idle-timeout", str(IDLE_TIMEOUT_S),
             "--rest-port", env["PULSE_FLINK__REST_PORT"],
         ]  # fmt: skip
         procs.append(Proc("flink", flink_argv, env, tmp / "flink.log"))
@@ -155,17 +151,24 @@ async def _newest_per_partition(
     bootstrap: str, reference_ms: int, settings: Settings
 ) -> dict[tuple[str, int], int]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
 
     newest: dict[tuple[str, int], int] = {}
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([s.raw_topic for s in STREAMS])
+    finally:
+        await admin.close()
+    counts = {d["topic"]: len(d["partitions"]) for d in described}
     await consumer.start()
     try:
         for spec in STREAMS:
             if spec.changelog:
                 continue
             validator = Validator(spec.stream, reference_ms, settings.future_tolerance_ms)
-            parts = consumer.partitions_for_topic(spec.raw_topic) or set()
-            tps = [TopicPartition(spec.raw_topic, p) for p in sorted(parts)]
+            tps = [TopicPartition(spec.raw_topic, p) for p in range(counts[spec.raw_topic])]
             ends = await consumer.end_offsets(tps)
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)

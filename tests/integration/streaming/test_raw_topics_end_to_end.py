@@ -30,14 +30,11 @@ from aiokafka import AIOKafkaProducer
 
 from pipelines.commands.status import wait_stored
 from pipelines.config import load_settings
-from pipelines.connectors.kafka_broker import (
-    LocalKafkaBroker,
-    ensure_topics,
-    free_port,
-    kafka_java_command,
-    pulse_topics,
-)
+from pipelines.connectors.kafka_topics import ensure_topics, pulse_topics
 from pipelines.domain.events import Stream
+from pipelines.local.kafka_broker import LocalKafkaBroker
+from pipelines.local.kafka_command import kafka_java_command
+from pipelines.local.processes import free_port
 from pipelines.streaming.monitor import stage_lags, stages
 
 from . import data as dataset
@@ -139,7 +136,7 @@ def raw_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawRun]:
     broker = LocalKafkaBroker(tmp / "kafka", port=None, start_timeout=90.0).start()
     procs: list[Proc] = []
     try:
-        specs = pulse_topics(raw_partitions=1, clean_partitions=2)
+        specs = pulse_topics(1)
         asyncio.run(ensure_topics(broker.bootstrap, specs))
         env = {
             **os.environ,
@@ -159,7 +156,6 @@ def raw_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawRun]:
             **env,
             "PULSE_INGEST__GROUP": INGEST_GROUP,
             "PULSE_INGEST__SESSION_TIMEOUT_MS": "6000",
-            "PULSE_INGEST__IDLE_TIMEOUT_S": "2",
             "PULSE_INGEST__DATA_DIR": str(tmp / "ingest-data"),
         }
         ingest_argv = [sys.executable, "-m", "jobs.faust_ingest", "worker", "-l", "info"]
@@ -180,7 +176,7 @@ def raw_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawRun]:
             sys.executable, "-m", "jobs.flink_streaming",
             "--checkpoint-dir", str(tmp / "checkpoints"),
             "--checkpoint-interval", str(CHECKPOINT_S),
-            "--idle-timeout", str(IDLE_TIMEOUT_S),
+            "--changelog-idle-timeout", str(IDLE_TIMEOUT_S),
             "--rest-port", env["PULSE_FLINK__REST_PORT"],
         ]  # fmt: skip
         procs.append(Proc("flink", flink_argv, env, tmp / "flink.log"))

@@ -18,12 +18,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from pipelines.connectors.kafka_broker import (
-    LocalKafkaBroker,
-    TopicSpec,
-    ensure_topics,
-    pulse_topics,
-)
+from pipelines.connectors.kafka_topics import TopicSpec, ensure_topics, pulse_topics
+from pipelines.local.kafka_broker import LocalKafkaBroker
 from tests.integration.kafka.conftest import kafka_broker  # noqa: F401  (session fixture)
 
 REPO = Path(__file__).resolve().parents[3]

@@ -18,7 +18,7 @@ from pipelines.config import (
     load_settings,
 )
 from pipelines.dsn import redact_dsn
-from pipelines.streaming.kafka_runner import RunnerConfig
+from pipelines.streaming.ingest_config import RunnerConfig
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -61,7 +61,7 @@ def test_operational_defaults() -> None:
     assert s.ingest.group == "pulse-ingest"
     assert s.ingest.streams == ("view", "comment", "ad_click", "creator_profile", "campaign")
     assert (s.ingest.max_batch, s.ingest.session_timeout_ms) == (20_000, 10_000)
-    assert (s.ingest.idle_timeout_s, s.ingest.command) == (30.0, None)
+    assert (s.flink.changelog_idle_timeout_s, s.ingest.command) == (30.0, None)
     assert (s.loader.group, s.loader.batch, s.loader.within_s) == ("pulse-loader", 5000, 0.5)
     assert (s.loader.data_dir, s.loader.journal) == (".pulse/stack/loader-data", None)
     assert (s.flink.parallelism, s.flink.jvm_heap, s.flink.rest_port) == (1, "2g", 8081)
@@ -91,7 +91,7 @@ def test_nested_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
         "PULSE_INGEST__GROUP": "ingest-a",
         "PULSE_INGEST__STREAMS": "view, ad_click",
         "PULSE_INGEST__MAX_BATCH": "2000",
-        "PULSE_INGEST__IDLE_TIMEOUT_S": "1.5",
+        "PULSE_FLINK__CHANGELOG_IDLE_TIMEOUT_S": "1.5",
         "PULSE_INGEST__COMMAND": "python -m my.ingest",
         "PULSE_LOADER__BATCH": "40",
         "PULSE_LOADER__WITHIN_S": "0.2",
@@ -108,7 +108,7 @@ def test_nested_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (s.kafka.bootstrap, s.kafka.topic_prefix) == ("127.0.0.1:19092", "t1.")
     assert s.kafka.data_dir == "/data/kafka"
     assert (s.ingest.group, s.ingest.streams) == ("ingest-a", ("view", "ad_click"))
-    assert (s.ingest.max_batch, s.ingest.idle_timeout_s) == (2000, 1.5)
+    assert (s.ingest.max_batch, s.flink.changelog_idle_timeout_s) == (2000, 1.5)
     assert s.ingest.command == "python -m my.ingest"
     assert (s.loader.batch, s.loader.within_s) == (40, 0.2)
     assert s.loader.journal == "/tmp/journal.jsonl"
@@ -287,14 +287,14 @@ def test_the_ingest_runner_takes_every_number_from_the_settings() -> None:
         watermark_delay_ms=3,
         allowed_lateness_ms=4,
         kafka={"bootstrap": "127.0.0.1:1", "topic_prefix": "p."},
-        ingest={"group": "g", "streams": "view", "max_batch": 5, "idle_timeout_s": 6},
+        ingest={"group": "g", "streams": "view", "max_batch": 5},
     )
     config = RunnerConfig.from_settings(s)
     assert (config.bootstrap, config.group_id, config.topics.prefix) == ("127.0.0.1:1", "g", "p.")
     assert [stream.value for stream in config.streams] == ["view"]
     assert (config.future_tolerance_ms, config.dedup_horizon_ms) == (1, 2)
     assert (config.watermark_delay_ms, config.allowed_lateness_ms) == (3, 4)
-    assert (config.max_batch, config.idle_timeout_s) == (5, 6)
+    assert config.max_batch == 5
     assert (config.session_timeout_ms, config.heartbeat_interval_ms) == (10_000, 2_000)
 
 

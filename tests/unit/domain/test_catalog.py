@@ -8,9 +8,10 @@ from pathlib import Path
 import msgspec
 
 from pipelines.connectors.flink_kafka import SINK_TOPICS, SOURCE_TOPICS
+from pipelines.connectors.kafka_topics import pulse_topics, topics_markdown
 from pipelines.domain.events import EVENT_TYPES, Stream
 from pipelines.domain.streams import RESULTS, STREAMS, Topics, result_for_table, spec_of
-from pipelines.flink.tables import SINKS, SOURCES
+from pipelines.flink.schemas import SINKS, SOURCES
 from pipelines.ingest.sources import FILE_STEMS
 from pipelines.streaming.loader import TOPIC_TABLES
 from pipelines.warehouse.tables import TABLES
@@ -56,7 +57,7 @@ def test_flink_sources_follow_the_catalog_and_the_event_schemas() -> None:
         assert [name for name, _ in source.columns] == list(schema["properties"])
         fields = msgspec.structs.fields(EVENT_TYPES[spec.stream])
         assert [name for name, _ in source.columns] == [f.name for f in fields]
-    assert SOURCE_TOPICS == {spec.source_table: spec.clean_topic for spec in STREAMS}
+    assert {spec.source_table: spec.clean_topic for spec in STREAMS} == SOURCE_TOPICS
 
 
 def test_flink_sinks_follow_the_catalog_and_the_warehouse_registry() -> None:
@@ -79,11 +80,31 @@ def test_every_result_topic_fills_a_registered_table_once() -> None:
     tables = [r.table for r in RESULTS]
     assert len(set(tables)) == len(tables)
     assert all(table in TABLES for table in tables)
-    assert TOPIC_TABLES == {r.topic: r.table for r in RESULTS}
+    assert {r.topic: r.table for r in RESULTS} == TOPIC_TABLES
     assert result_for_table("raw_late_events").topic == "results.late_events"
     dims = {r.table for r in RESULTS if r.topic.startswith("clean.")}
     assert dims == {"dim_creator_profiles", "dim_campaigns"}
 
 
 def test_file_stems_are_the_catalog_stems() -> None:
-    assert FILE_STEMS == {spec.stream: spec.stem for spec in STREAMS}
+    assert {spec.stream: spec.stem for spec in STREAMS} == FILE_STEMS
+
+
+def test_topics_md_shows_the_topics_of_the_code() -> None:
+    text = (REPO / "infra" / "kafka" / "TOPICS.md").read_text()
+    begin = text.index("<!-- generated: pulse kafka topics --markdown -->\n")
+    end = text.index("<!-- end generated -->")
+    generated = text[begin:end].split("\n", 1)[1]
+    assert generated == topics_markdown(), "regenerate with `pulse kafka topics --markdown`"
+
+
+def test_every_stream_and_result_has_its_topic_and_clean_keeps_the_raw_count() -> None:
+    specs = {spec.name: spec for spec in pulse_topics(5, results_partitions=2)}
+    for stream in STREAMS:
+        assert specs[stream.raw_topic].partitions == specs[stream.clean_topic].partitions == 5
+        assert specs[stream.clean_topic].key == stream.key_field
+    for result in RESULTS:
+        assert result.topic in specs
+    assert {n for n in specs if n.startswith(("results.", "deadletter."))} == {
+        r.topic for r in RESULTS if not r.topic.startswith("clean.")
+    }

@@ -12,14 +12,16 @@ from pipelines import metrics
 from pipelines.config import MetricsSettings, load_settings
 from pipelines.domain.events import Stream
 from pipelines.ingest.bounded import ingest_stream
-from pipelines.streaming.ingest import Outcome
-from pipelines.streaming.kafka_runner import OUTCOME_LABEL
+from pipelines.ingest.step import Outcome
+from pipelines.streaming.ingest_worker import OUTCOME_LABEL
 
 FAMILIES = {
     "pulse_ingest_events": ("counter", {"job", "stream", "outcome"}),
     "pulse_ingest_rejected_events": ("counter", {"job", "stream", "reason"}),
     "pulse_ingest_redelivered": ("counter", {"job", "stream"}),
     "pulse_ingest_state_restored_records": ("counter", {"job", "stream"}),
+    "pulse_ingest_watermark_jumps": ("counter", {"job", "stream"}),
+    "pulse_ingest_watermark_seconds": ("gauge", {"job", "stream"}),
     "pulse_step_duration_seconds": ("histogram", {"job", "step"}),
     "pulse_warehouse_rows_loaded": ("counter", {"job", "table"}),
     "pulse_warehouse_insert_errors": ("counter", {"job", "table"}),
@@ -55,6 +57,7 @@ def test_one_family_per_concept() -> None:
     metrics.count_rejected("unit", "view", "not_object", 0)
     metrics.INGEST_REDELIVERED.labels("unit", "view")
     metrics.INGEST_STATE_RESTORED.labels("unit", "view")
+    metrics.INGEST_WATERMARK.labels("unit", "view").set(1.0)
     metrics.STEP_SECONDS.labels("unit", "load")
     metrics.ROWS_LOADED.labels("unit", "t")
     metrics.INSERT_ERRORS.labels("unit", "t")

@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from pipelines.domain.events import Stream
-from pipelines.streaming.deadletter import raw_payload
-from pipelines.streaming.ingest import (
+from pipelines.ingest.messages import raw_payload
+from pipelines.ingest.step import (
     KEY_HEADER,
     SRC_HEADER,
     Outcome,

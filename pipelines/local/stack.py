@@ -1,11 +1,12 @@
-"""``make up`` / ``make down``: the local streaming stack as background processes.
+"""``pulse up`` / ``pulse down`` (``make up`` / ``make down``): the local streaming stack as
+background processes.
 
 Components, started in this order and stopped in reverse (``down`` stops the
 loader LAST among the jobs, so every batch the others produced can still be
 stored and the warehouse folder is closed and unlocked; the broker goes
 after it):
 
-* ``kafka``  the local broker (``pipelines.connectors.kafka_broker``), then the topics;
+* ``kafka``  the local broker (:mod:`pipelines.local.kafka_broker`), then the topics;
 * ``ingest`` the Faust ingest (``python -m jobs.faust_ingest worker``; skipped
   with a note while that module does not exist; ``PULSE_INGEST__COMMAND`` overrides);
 * ``flink``  ``python -m jobs.flink_streaming`` (checkpoints in ``.pulse/flink``);
@@ -16,14 +17,12 @@ Each job runs in its own session (process group) with ``<stack>/<name>.pid``
 and ``<stack>/<name>.log`` (``.pulse/stack`` by default, ``PULSE_STACK__DIR``).
 A pid is only ever signalled after its command line was checked to be the job
 started here (a recycled pid is never killed). ``up`` and ``down`` are safe to
-repeat.
-
-    python -m pipelines.streaming.stack up|down|ps
+repeat. ``up --as-of`` gives the jobs it starts a fixed reference clock (a backfill); it is
+recorded in ``<stack>/as_of`` for ``pulse status`` and removed by ``down``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
@@ -32,18 +31,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.config import Settings, load_settings
-from pipelines.connectors.kafka_broker import (
-    KafkaBrokerError,
-    LocalKafkaBroker,
-    ensure_topics,
-    parse_bootstrap,
-    pulse_topics,
-)
+from pipelines.config import Settings
+from pipelines.connectors.kafka_topics import ensure_topics, pulse_topics
+from pipelines.local.kafka_broker import LocalKafkaBroker, parse_bootstrap
+from pipelines.local.processes import is_zombie, proc_cmdline
 
 REPO = Path(__file__).resolve().parents[2]
 STOP_TIMEOUT_S = 60.0
@@ -60,6 +54,16 @@ class Job:
 
     def log_file(self, stack_dir: Path) -> Path:
         return stack_dir / f"{self.name}.log"
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """This process's environment plus the reference clock of ``settings`` for the jobs."""
+    from pipelines.config import environment_for_children
+
+    env = environment_for_children()
+    if settings.as_of is not None:
+        env["PULSE_AS_OF"] = str(settings.as_of)
+    return env
 
 
 def stack_dir(settings: Settings) -> Path:
@@ -95,14 +99,10 @@ def jobs(settings: Settings) -> list[Job]:
 
 
 def _cmdline(pid: int) -> str | None:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+    parts = proc_cmdline(pid)
+    if parts is None or is_zombie(pid):
         return None
-    if stat.rpartition(")")[2].split()[0] == "Z":
-        return None
-    return raw.replace(b"\0", b" ").decode(errors="replace")
+    return " ".join(parts)
 
 
 def job_pid(job: Job, stack_dir: Path) -> int | None:
@@ -122,8 +122,9 @@ def job_state(job: Job, stack_dir: Path) -> str:
     return "dead" if job.pid_file(stack_dir).exists() else "stopped"
 
 
-def start_job(job: Job, stack_dir: Path) -> tuple[int, bool]:
-    """Start ``job`` in the background unless it runs; ``(pid, started_now)``."""
+def start_job(job: Job, stack_dir: Path, env: dict[str, str] | None = None) -> tuple[int, bool]:
+    """Start ``job`` in the background unless it runs; ``(pid, started_now)``. ``env``: the
+    child's whole environment (None: this process's)."""
     pid = job_pid(job, stack_dir)
     if pid is not None:
         return pid, False
@@ -138,6 +139,7 @@ def start_job(job: Job, stack_dir: Path) -> tuple[int, bool]:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=env,
         )
     job.pid_file(stack_dir).write_text(f"{proc.pid}\n")
     return proc.pid, True
@@ -173,21 +175,56 @@ def broker(settings: Settings) -> LocalKafkaBroker:
     return LocalKafkaBroker(Path(settings.kafka.data_dir), port)
 
 
-def up(settings: Settings) -> int:
+def as_of_file(settings: Settings) -> Path:
+    """Where ``up --as-of`` records the reference clock of the jobs it started."""
+    return stack_dir(settings) / "as_of"
+
+
+def recorded_as_of(settings: Settings) -> int | None:
+    """The reference clock the running stack was started with (None: the wall clock)."""
+    try:
+        return int(as_of_file(settings).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def up(settings: Settings, partitions: int = 2) -> int:
+    """Start the broker, create the topics, start the jobs (the ones not running).
+
+    ``settings.as_of`` (``pulse up --as-of``) is passed to the jobs as ``PULSE_AS_OF``.
+    """
     kafka = broker(settings)
     was_running = kafka.is_running()
     kafka.start()
     print(f"kafka:  {'already running' if was_running else 'started'} on {kafka.bootstrap}")
-    report = asyncio.run(ensure_topics(kafka.bootstrap, pulse_topics()))
+    specs = pulse_topics(partitions, prefix=settings.kafka.topic_prefix)
+    report = asyncio.run(ensure_topics(kafka.bootstrap, specs))
     print(f"topics: {len(report.created)} created, {len(report.existing)} present")
+    for name, (have, want) in sorted(report.mismatched.items()):
+        print(f"topics: ! {name} has {have} partitions, {want} asked (left unchanged)")
     where = stack_dir(settings)
+    where.mkdir(parents=True, exist_ok=True)
     names = [job.name for job in jobs(settings)]
     if "ingest" not in names:
         print("ingest: jobs/faust_ingest.py not found: not started (set PULSE_INGEST__COMMAND)")
+    env = child_environment(settings)
+    running_as_of = recorded_as_of(settings)
     for job in jobs(settings):
-        pid, started = start_job(job, where)
+        pid, started = start_job(job, where, env)
         what = "started" if started else "already running"
         print(f"{job.name}: {what} (pid {pid}), log {job.log_file(where)}")
+        if not started and settings.as_of != running_as_of:
+            print(f"{job.name}: ! keeps its reference clock: `pulse down` first to change it")
+    if settings.as_of is not None and running_as_of is None:
+        as_of_file(settings).write_text(f"{settings.as_of}\n")
+    print(
+        "clock:  "
+        + (
+            f"as of {settings.as_of} (backfill: the future rule uses this instant)"
+            if settings.as_of is not None
+            else "wall clock"
+        )
+    )
     return 0
 
 
@@ -201,31 +238,5 @@ def down(settings: Settings) -> int:
     print(f"loader: {'stopped' if stop_job(loader, where) else 'not running'}")
     kafka = broker(settings)
     print(f"kafka:  {'stopped' if kafka.stop() else 'not running'}")
+    as_of_file(settings).unlink(missing_ok=True)
     return 0
-
-
-def ps(settings: Settings) -> int:
-    kafka = broker(settings)
-    print(f"kafka:  {'running' if kafka.is_running() else 'stopped'}")
-    where = stack_dir(settings)
-    worst = 0
-    for job in jobs(settings):
-        state = job_state(job, where)
-        worst = max(worst, {"running": 0, "stopped": 1, "dead": 2}[state])
-        print(f"{job.name}: {state}")
-    return worst
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.streaming.stack")
-    parser.add_argument("command", choices=("up", "down", "ps"))
-    args = parser.parse_args(argv)
-    try:
-        return {"up": up, "down": down, "ps": ps}[args.command](load_settings())
-    except KafkaBrokerError as err:
-        print(f"stack: {err}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

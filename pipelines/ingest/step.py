@@ -44,8 +44,8 @@ from pipelines.domain.events import (
     to_clean_json,
 )
 from pipelines.domain.streams import Topics
+from pipelines.ingest.messages import LATE_REASON, late_value, rejected_value
 from pipelines.ingest.rules import IngestRules, Verdict
-from pipelines.streaming.deadletter import LATE_REASON, late_value, rejected_value
 from pipelines.validation import Rejection, Validator
 
 __all__ = [
@@ -84,12 +84,13 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """One message to produce."""
+    """One message to produce; ``partition`` None: by key (murmur2, like the Java client)."""
 
     topic: str
     key: bytes
     value: bytes
     headers: Headers
+    partition: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,7 @@ class StreamIngestor:
         dedup_horizon_ms: int,
         watermark_delay_ms: int,
         allowed_lateness_ms: int,
+        watermark_jump_warn_ms: int | None = None,
         topics: Topics | None = None,
     ) -> None:
         self.stream = Stream(stream)
@@ -140,6 +142,7 @@ class StreamIngestor:
             dedup_horizon_ms=dedup_horizon_ms,
             watermark_delay_ms=watermark_delay_ms,
             allowed_lateness_ms=allowed_lateness_ms,
+            jump_warn_ms=watermark_jump_warn_ms,
             journal=True,
         )
         self.clean_topic = self.topics.clean(self.stream)
@@ -171,7 +174,12 @@ class StreamIngestor:
             value = late_value(self.stream.value, key, when, watermark, raw)
             out = Output(self.topics.late, topic.encode(), value, headers)
             return Decision(Outcome.LATE, out, LATE_REASON)
-        out = Output(self.clean_topic, clean_key(outcome), to_clean_json(outcome), headers)
+        # a clean event stays in its raw partition's number: each clean partition then carries
+        # exactly one raw partition's on-time events, and Flink's per-partition watermark
+        # (event time - delay - allowed lateness) is that raw partition's lateness bound
+        out = Output(
+            self.clean_topic, clean_key(outcome), to_clean_json(outcome), headers, partition
+        )
         return Decision(Outcome.CLEAN, out)
 
     def watermark_ms(self) -> int | None:
@@ -183,15 +191,8 @@ class StreamIngestor:
         return partition in self.rules.lateness.clocks
 
     def hold(self, partition: int) -> None:
-        """The partition holds the stream's watermark until it delivers an on-time event."""
+        """The partition holds the stream's reported watermark until its first on-time event."""
         self.rules.lateness.waiting.add(partition)
-
-    def holds(self, partition: int) -> bool:
-        return partition in self.rules.lateness.waiting
-
-    def release(self, partition: int) -> None:
-        """The partition is caught up and idle: it stops holding the watermark."""
-        self.rules.lateness.waiting.discard(partition)
 
     def apply_emitted(self, outcome: Outcome, key: str, when: int, partition: int) -> None:
         """Replay the state change of a message whose output is already in Kafka (a message
