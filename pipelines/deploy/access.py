@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipelines.connectors.warehouse import quote_identifier
+from pipelines.connectors.warehouse_target import quote_identifier
 from pipelines.warehouse.migrations import split_statements
 
 ACCESS_SQL = (

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.connectors.warehouse import Warehouse, quote_identifier
+from pipelines.connectors.warehouse import Warehouse
+from pipelines.connectors.warehouse_target import quote_identifier
 from pipelines.errors import WarehouseError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"

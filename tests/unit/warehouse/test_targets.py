@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.connectors.warehouse import Warehouse, parse_target, quote_identifier
+from pipelines.connectors.warehouse import Warehouse
+from pipelines.connectors.warehouse_target import parse_target, quote_identifier
 from pipelines.errors import WarehouseError
 
 
