@@ -1,9 +1,9 @@
-"""Typed, normalized input events of the five streams (see DOMAIN.md, "Events").
+"""Typed, normalized input events of the five streams (see docs/rules.md, "Events").
 
 An event here is what survived validation: every instant is an integer count
 of milliseconds since the Unix epoch (UTC) and ``birth_date`` stays the
 ``YYYY-MM-DD`` text. :func:`to_clean_json` gives the canonical "clean" JSON
-object that Kafka and Flink carry downstream: the DOMAIN field names, in DOMAIN
+object that Kafka and Flink carry downstream: the contract field names, in contract
 order, instants as integer epoch ms, an absent comment ``user_agent`` as null.
 """
 
@@ -124,7 +124,7 @@ def stream_of(event: Event) -> Stream:
 
 
 def to_clean_json(event: Event) -> bytes:
-    """The canonical clean JSON object of an event (compact UTF-8, DOMAIN field order)."""
+    """The canonical clean JSON object of an event (compact UTF-8, contract field order)."""
     return _ENCODER.encode(event)
 
 

@@ -1,6 +1,6 @@
 """The duplicate-click rule, the one rule Flink SQL cannot say.
 
-DOMAIN: a click is ``duplicate`` when an earlier VALID click of the same
+The rules: a click is ``duplicate`` when an earlier VALID click of the same
 (user, ad, video) lies within the previous ``duplicate_window`` (``t - 10 min <
 t' <= t``; clicks ordered by (event_time, event_id)). Whether a click is valid
 depends on whether the clicks before it were, so the rule is a sequential scan

@@ -1,6 +1,6 @@
 """Schemas of the Flink job's source (clean events) and sink (results) tables.
 
-Sources read the *clean* events written by ingest: the DOMAIN fields with every
+Sources read the *clean* events written by ingest: the contract fields with every
 instant as integer epoch milliseconds. Where a table lives (files or Kafka) is
 decided by a connector (:mod:`pipelines.connectors.flink_files`,
 :mod:`pipelines.connectors.flink_kafka`); the job logic only sees these names.
@@ -31,7 +31,7 @@ def event_columns(stream: Stream) -> tuple[Column, ...]:
 @dataclass(frozen=True)
 class SourceTable:
     name: str  # Flink table name
-    stream: str  # DOMAIN stream name
+    stream: str  # contract stream name
     columns: tuple[Column, ...]
     time_column: str  # epoch-ms column that carries event time
     # Version time is shifted by this many ms (see profiles: "as of W" is inclusive).

@@ -1,4 +1,4 @@
-"""The job logic of DOMAIN.md as Flink SQL, rendered from settings.
+"""The job logic of the rules (docs/rules.md) as Flink SQL, rendered from settings.
 
 Every function returns SQL text; nothing here touches a connector. The views
 read the source tables of :mod:`pipelines.flink.tables` and build, step by step
@@ -141,7 +141,7 @@ GROUP BY window_start, window_end, window_time, click_id, event_time, user_id, v
 
 
 def clicks_checked() -> str:
-    """Statuses 1-5 in DOMAIN order; NULL = candidate for the duplicate scan."""
+    """Statuses 1-5 in contract order; NULL = candidate for the duplicate scan."""
     view_part = "SUBSTRING(best_view FROM 16)"
     nul_at = f"POSITION({NUL} IN {view_part})"
     return f"""

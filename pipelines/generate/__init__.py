@@ -1,7 +1,7 @@
 """Synthetic input data for pulse: realistic, messy and deterministic per seed.
 
 ``generate(out_dir, creators, days, seed, start)`` writes the five JSON Lines
-files of DOMAIN.md (``views``, ``comments``, ``ad_clicks``, ``creator_profiles``,
+files of the rules (docs/rules.md) (``views``, ``comments``, ``ad_clicks``, ``creator_profiles``,
 ``campaigns``) and returns the lines per file. Same arguments, same bytes.
 
 What is in it (see the modules for the numbers):

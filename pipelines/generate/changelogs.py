@@ -42,7 +42,7 @@ class Campaign:
     versions: list[CampaignVersion] = field(default_factory=list)
 
     def active(self, t: NDArray[np.int64]) -> NDArray[np.bool_]:
-        """Whether a click at ``t`` meets an active version (the DOMAIN's status rules)."""
+        """Whether a click at ``t`` meets an active version (the rules' status rules)."""
         ups = np.array([v.updated_at for v in self.versions], dtype=np.int64)
         ok = np.array([v.status == "active" for v in self.versions])
         starts = np.array([v.starts_at for v in self.versions], dtype=np.int64)

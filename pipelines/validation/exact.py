@@ -4,7 +4,7 @@ JSON is decoded with ``orjson``, a strict RFC 8259 parser: UTF-8 only, no BOM,
 no NaN/Infinity, no trailing content, nesting depth <= 1024, numbers must fit
 a double; duplicate keys: the last one wins (as in JavaScript, Jackson, orjson).
 Every field is checked; the rejection with the earliest reason wins, ties go
-to the field that comes first in DOMAIN order. The future rule applies last.
+to the field that comes first in contract order. The future rule applies last.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 This table is the runtime form of the JSON Schemas in ``schemas/events/``;
 ``tests/unit/validation/test_schema_contract.py`` asserts the two are equal.
-Field order is the DOMAIN.md order, which is also the order of the event
+Field order is the order of docs/rules.md, which is also the order of the event
 structs and of the clean JSON.
 """
 

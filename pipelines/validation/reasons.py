@@ -1,4 +1,4 @@
-"""Reason codes of rejected input (DOMAIN.md, "Bad input"), in the order they apply."""
+"""Reason codes of rejected input (docs/rules.md, "Bad input"), in the order they apply."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ __all__ = ["Validator"]
 
 
 class Validator:
-    """Validates raw lines of one stream against the contract of DOMAIN.md.
+    """Validates raw lines of one stream against the contract of docs/rules.md.
 
     ``reference_ms`` is the reference clock (epoch ms): ``--as-of`` in a bounded
     run; a live consumer assigns ``validator.reference_ms`` from the wall clock

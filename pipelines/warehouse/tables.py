@@ -4,7 +4,7 @@ This registry mirrors ``schemas/clickhouse/*.sql`` (a test compares it with
 ``system.columns`` after ``pulse migrate``). Loaders build their Arrow tables
 from it (:func:`arrow_schema`), so the column order and types a loader sends
 are the ones the table has. Key columns come first, in the order of
-``DOMAIN.md`` "Outputs"; extra columns follow.
+`the rules (`docs/rules.md`)` "Outputs"; extra columns follow.
 
 Columns computed by ClickHouse itself (``MATERIALIZED``) are not listed: they
 are never inserted and ``SELECT *`` does not return them.

@@ -1,7 +1,7 @@
 """A tiny, independent builder of input folders for end-to-end runs of ``pulse run``.
 
 It knows nothing of the project's code: it writes the five JSON Lines files of
-DOMAIN "Events" with the field names spelled out here. Events are written
+docs/rules.md "Events" with the field names spelled out here. Events are written
 sorted by event time (stable, so an event added twice stays adjacent), which
 keeps every event on time for the late-data rule; raw lines can be placed
 before the events (``head``, so their 1-based line numbers are known by hand)

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 Row = dict[str, Any]
 
-# Every DOMAIN output table (and the two dimensions) with its key, for ordered dumps.
+# Every contract output table (and the two dimensions) with its key, for ordered dumps.
 TABLE_KEYS: dict[str, str] = {
     "raw_rejected_events": "stream, source, line",
     "raw_late_events": "stream, event_id, event_time",

@@ -1,4 +1,4 @@
-"""Click statuses and their order of precedence (DOMAIN "Invalid traffic", "Attribution")."""
+"""Click statuses and their order of precedence (docs/rules.md "Invalid traffic", "Attribution")."""
 
 from __future__ import annotations
 

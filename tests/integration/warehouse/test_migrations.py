@@ -19,8 +19,8 @@ from pipelines.warehouse.tables import TABLES
 pytestmark = pytest.mark.integration
 
 INSTANT = "DateTime64(3, 'UTC')"
-# DOMAIN.md "Outputs" with the types of the contract: (column, type), key columns first.
-DOMAIN_TYPES: dict[str, list[tuple[str, str]]] = {
+# docs/rules.md "Outputs" with the types of the contract: (column, type), key columns first.
+CONTRACT_TYPES: dict[str, list[tuple[str, str]]] = {
     "raw_rejected_events": [
         ("stream", "LowCardinality(String)"),
         ("source", "String"),
@@ -112,7 +112,7 @@ def columns(wh: Warehouse, table: str) -> list[tuple[str, str]]:
 
 
 def test_domain_tables_and_exact_types(warehouse: Warehouse) -> None:
-    for table, expected in DOMAIN_TYPES.items():
+    for table, expected in CONTRACT_TYPES.items():
         assert columns(warehouse, table)[: len(expected)] == expected, table
 
 

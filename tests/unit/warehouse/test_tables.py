@@ -1,4 +1,4 @@
-"""The table registry against the DOMAIN contract and the migration files."""
+"""The table registry against the contract (docs/rules.md) and the migration files."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from pipelines.warehouse.migrations import MIGRATIONS_DIR, load_migrations
 from pipelines.warehouse.tables import TABLES, arrow_schema, arrow_type
 
-# DOMAIN.md "Outputs": key columns, in this order, then the rest.
-DOMAIN_OUTPUTS: dict[str, tuple[str, ...]] = {
+# docs/rules.md "Outputs": key columns, in this order, then the rest.
+CONTRACT_OUTPUTS: dict[str, tuple[str, ...]] = {
     "raw_rejected_events": ("stream", "source", "line", "offset", "reason", "raw"),
     "raw_late_events": ("stream", "event_id", "event_time", "watermark", "raw"),
     "fct_attributed_clicks": (
@@ -61,10 +61,10 @@ DOMAIN_OUTPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
-@pytest.mark.parametrize("table", sorted(DOMAIN_OUTPUTS))
+@pytest.mark.parametrize("table", sorted(CONTRACT_OUTPUTS))
 def test_domain_columns_come_first_in_order(table: str) -> None:
     names = TABLES[table].column_names
-    assert names[: len(DOMAIN_OUTPUTS[table])] == DOMAIN_OUTPUTS[table]
+    assert names[: len(CONTRACT_OUTPUTS[table])] == CONTRACT_OUTPUTS[table]
 
 
 def test_contract_types() -> None:
