@@ -279,6 +279,8 @@ def close_month(
         )
     stamp = int(time.time() * 1000) if now_ms is None else now_ms
     booked = book_adjustments(wh, f"close-{month_label(month)}", stamp)
+    # the close comes after every adjustment booked so far (their versions may run ahead)
+    stamp = max([stamp, *(a.booked_at_ms for a in adjustments(wh))])
     totals = month_totals(wh, [month]).get(month, {})
     hashes: list[tuple[str, str]] = []
     rows: dict[str, list[object]] = defaultdict(list)
