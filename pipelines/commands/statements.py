@@ -60,10 +60,7 @@ def execute(args: argparse.Namespace) -> int:
         write(sys.stdout, args.format, COLUMNS, types, records)
         return 0
     shown = [
-        tuple(
-            format_micros(value) if name.endswith("_micros") and isinstance(value, int) else value
-            for name, value in zip(COLUMNS, record, strict=True)
-        )
+        tuple(_shown(name, value) for name, value in zip(COLUMNS, record, strict=True))
         for record in records
     ]
     write(sys.stdout, "table", COLUMNS, ["String"] * len(COLUMNS), shown)
@@ -73,3 +70,12 @@ def execute(args: argparse.Namespace) -> int:
     for currency, micros in sorted(totals.items()):
         print(f"to pay for {month_label(month)} in {currency}: {format_micros(micros)}")
     return 0
+
+
+def _shown(name: str, value: object) -> object:
+    """A value as the table shows it: amounts as exact decimals, month lists as text."""
+    if name.endswith("_micros") and isinstance(value, int):
+        return format_micros(value)
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "-"
+    return value
