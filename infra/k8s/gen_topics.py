@@ -24,11 +24,8 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # the repository root, when run as a script
 
-# The stream catalog's topics: the only import of the topic list in infra/ (switch it here).
-try:  # names from pipelines.domain.streams, partitions and configs added for Kafka
-    from pipelines.connectors.kafka_topics import pulse_topics
-except ImportError:  # the topic list before the catalog consolidation
-    from pipelines.connectors.kafka_broker import pulse_topics  # type: ignore[no-redef]
+# The stream catalog's topics: the only import of the topic list in infra/.
+from pipelines.connectors.kafka_topics import pulse_topics  # noqa: E402
 
 OUTPUT = HERE / "base" / "kafka-topics.yaml"
 CLUSTER = "pulse"  # the Strimzi Kafka resource (base/kafka.yaml)

@@ -27,11 +27,13 @@ time seen - 5 min" of the file order exactly. The stream's watermark reported to
 (:meth:`LatenessRule.watermark_ms`) is the minimum over its partitions, and none while a
 partition with unread data has not delivered an on-time event yet (``waiting``).
 
-**Watermark jumps** (:class:`WatermarkJump`). One on-time event that moves its partition's
-watermark forward by more than ``jump_warn_ms`` (``watermark_jump_warn_ms``, default one day) is
-recorded: typically a wrongly dated event that the future rule could not catch (a backfill run
-against the wall clock) and that will turn the partition's next events late. The rules only
-record it; the runner warns (log, metric, ``pulse status``).
+**Watermark jumps** (:class:`WatermarkJump`). One on-time event dated more than ``jump_warn_ms``
+(``watermark_jump_warn_ms``, default one day) after the newest on-time event of the whole stream
+(all partitions) is recorded: typically a wrongly dated event that the future rule could not
+catch (a backfill run against the wall clock), which moves its partition's watermark far ahead
+of the bulk of the stream and turns the partition's next events late. Measured against the
+stream, not the partition, so a sparse partition catching up with the others is no jump. The
+rules only record it; the runner warns (log, metric, ``pulse status``).
 
 Both rules record every state change in a journal when asked (``journal=True``), so that the
 streaming ingest can write them to a changelog and :meth:`restore` them after a restart.
@@ -254,25 +256,29 @@ class IngestRules:
         self.late = 0
         self.jumps: deque[WatermarkJump] = deque(maxlen=self.MAX_JUMPS)
         self.jump_count = 0
+        #: newest on-time event time of the stream (all partitions)
+        self.newest_ms: int | None = None
 
     def decide(self, key: str, event_time_ms: int, partition: int = 0) -> Verdict:
         """The verdict for one valid event; updates the state (a late key counts as seen)."""
         if self.replays.is_replay(key, event_time_ms, partition):
             return Verdict.REPLAY
-        before = self.lateness.clocks.get(partition)
         watermark = self.lateness.observe(event_time_ms, partition)
         if watermark is not None:
             self.late_watermark_ms = watermark
             self.late += 1
             return Verdict.LATE
         self.accepted += 1
-        if (
-            self.jump_warn_ms is not None
-            and before is not None
-            and event_time_ms - before > self.jump_warn_ms
-        ):
-            self.jumps.append(WatermarkJump(partition, key, before, event_time_ms))
-            self.jump_count += 1
+        newest = self.newest_ms
+        if newest is None or event_time_ms > newest:
+            self.newest_ms = event_time_ms
+            if (
+                self.jump_warn_ms is not None
+                and newest is not None
+                and event_time_ms - newest > self.jump_warn_ms
+            ):
+                self.jumps.append(WatermarkJump(partition, key, newest, event_time_ms))
+                self.jump_count += 1
         return Verdict.ACCEPT
 
     @property

@@ -31,11 +31,11 @@ from pipelines.connectors.kafka_topics import ensure_topics, pulse_topics
 from pipelines.domain.time import DAY_MS, HOUR_MS
 from pipelines.local.kafka_broker import LocalKafkaBroker
 from pipelines.streaming.monitor import stages
-from pipelines.validation.instants import instant_ms
 
 from . import data as dataset
 from .compare import compare, load
 from .conftest import REPO, Proc, require_kafka_jars
+from .data import EVENT_STREAMS
 from .raw_stack import Producer, bounded_reference, run_stack
 
 pytestmark = pytest.mark.integration
@@ -51,19 +51,11 @@ class Backfill:
     bounded_dump: Path
 
 
-def _inject_future_views(raw_dir: Path) -> None:
-    """Three copies of a view, re-dated after the newest event, at 20 % of the views file."""
+def _inject_future_views(raw_dir: Path, newest: int) -> None:
+    """Three copies of a view, re-dated after ``newest`` (the newest ACCEPTED event of the set:
+    the generator's own malformed lines include events a year ahead), at 20 % of the file."""
     path = raw_dir / "views.jsonl"
     lines = path.read_bytes().splitlines()
-    times = []
-    for line in lines:
-        try:
-            when = instant_ms(json.loads(line).get("event_time"))
-        except (ValueError, AttributeError):
-            continue
-        if when is not None:
-            times.append(when)
-    newest = max(times)
     template = json.loads(next(line for line in lines if line.startswith(b'{"event_id"')))
     injected = []
     for event_id, ahead in AHEAD_MS.items():
@@ -78,7 +70,9 @@ def _inject_future_views(raw_dir: Path) -> None:
 def backfill(tmp_path_factory: pytest.TempPathFactory) -> Backfill:
     tmp = tmp_path_factory.mktemp("backfill")
     data = dataset.build(tmp, load_settings(), creators=10, days=10, seed=23)
-    _inject_future_views(data.raw_dir)
+    newest = max(data.max_event_ms(stream) for stream in EVENT_STREAMS)
+    assert newest < data.reference_ms
+    _inject_future_views(data.raw_dir, newest)
     dump = bounded_reference(tmp, data.raw_dir, data.reference_ms)
     rejected = load(dump, "raw_rejected_events").values()
     future = [r for r in rejected if r["reason"] in (b"future_event_time", "future_event_time")]

@@ -235,8 +235,10 @@ def test_a_jump_of_more_than_the_limit_is_recorded_with_its_event() -> None:
     )
     rules.decide("a", 0, 1)
     rules.decide("b", DAY, 1)  # exactly one day: not a jump
+    rules.decide("sparse", DAY, 0)  # a partition catching up with the stream: not a jump
     assert not rules.jumps
-    rules.decide("wrong-date", 31 * DAY + 1, 1)
-    assert list(rules.jumps) == [WatermarkJump(1, "wrong-date", DAY, 31 * DAY + 1)]
-    assert rules.decide("c", 2 * DAY, 1) is Verdict.LATE  # what the jump does next
-    assert rules.late_share == 1 / 4
+    rules.decide("wrong-date", 31 * DAY + 1, 0)
+    assert list(rules.jumps) == [WatermarkJump(0, "wrong-date", DAY, 31 * DAY + 1)]
+    assert rules.decide("c", 2 * DAY, 0) is Verdict.LATE  # what the jump does next
+    assert rules.decide("d", 2 * DAY, 1) is Verdict.ACCEPT  # other partitions are unharmed
+    assert rules.late_share == 1 / 6
