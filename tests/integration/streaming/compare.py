@@ -103,3 +103,36 @@ def compare(streaming_dir: Path, bounded_dir: Path, cutoff_ms: int) -> list[Tabl
         ][:5]
         diffs.append(diff)
     return diffs
+
+
+def report(diffs: list[TableDiff]) -> str:
+    """The tables that differ, one line each (empty when every table is equal)."""
+    return "\n".join(
+        f"{d.table}: streaming {d.streaming}, expected >= {d.expected}; missing {d.missing}; "
+        f"extra {d.extra}; different {d.different}"
+        for d in diffs
+        if not d.ok
+    )
+
+
+#: the rows a rejected or late line must have in both runs (rejections: by payload, since
+#: file/line and topic/partition/offset differ by design)
+LINE_KEYS = {
+    "raw_rejected_events": ("stream", "reason", "raw"),
+    "raw_late_events": ("stream", "event_id"),
+}
+
+
+def assert_same_tables(streaming_dir: Path, bounded_dir: Path, cutoff_ms: int) -> list[TableDiff]:
+    """Every table equal up to ``cutoff_ms``, the pipeline exercised, the same rejected and
+    late lines (not limited by the watermark); returns the diffs for more checks."""
+    diffs = compare(streaming_dir, bounded_dir, cutoff_ms)
+    assert not report(diffs), report(diffs)
+    by_table = {d.table: d for d in diffs}
+    for table in ("fct_attributed_clicks", "fct_engagement_windows", "fct_eligibility"):
+        assert by_table[table].expected > 0, f"the data set does not exercise {table}"
+    for table, key in LINE_KEYS.items():
+        got = sorted(tuple(r[k] for k in key) for r in load(streaming_dir, table).values())
+        want = sorted(tuple(r[k] for k in key) for r in load(bounded_dir, table).values())
+        assert got == want, table
+    return diffs

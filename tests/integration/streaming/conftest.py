@@ -63,6 +63,17 @@ class Scenario:
     seconds: dict[str, float]
 
 
+def flink_command(checkpoints: Path, rest_port: str) -> list[str]:
+    """The streaming Flink job as the tests run it: frequent checkpoints, short idle timeout."""
+    return [
+        sys.executable, "-m", "jobs.flink_streaming",
+        "--checkpoint-dir", str(checkpoints),
+        "--checkpoint-interval", str(CHECKPOINT_S),
+        "--changelog-idle-timeout", str(IDLE_TIMEOUT_S),
+        "--rest-port", rest_port,
+    ]  # fmt: skip
+
+
 class Proc:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
         self.name, self.log = name, log
@@ -185,13 +196,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         loader_argv = [sys.executable, "-m", "jobs.faust_loader"]
         loader = Proc("loader", loader_argv, loader_env, tmp / "loader.log")
         procs.append(loader)
-        flink_argv = [
-            sys.executable, "-m", "jobs.flink_streaming",
-            "--checkpoint-dir", str(tmp / "checkpoints"),
-            "--checkpoint-interval", str(CHECKPOINT_S),
-            "--changelog-idle-timeout", str(IDLE_TIMEOUT_S),
-            "--rest-port", env["PULSE_FLINK__REST_PORT"],
-        ]  # fmt: skip
+        flink_argv = flink_command(tmp / "checkpoints", env["PULSE_FLINK__REST_PORT"])
         flink = Proc("flink", flink_argv, env, tmp / "flink.log")
         procs.append(flink)
         deadline = time.monotonic() + DEADLINE_S

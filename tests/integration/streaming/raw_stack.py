@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -26,11 +27,9 @@ from pipelines.local.kafka_broker import LocalKafkaBroker
 from pipelines.local.processes import free_port
 from pipelines.validation import Rejection, Validator
 
-from .conftest import REPO, Proc, require_kafka_jars
+from .conftest import IDLE_TIMEOUT_S, REPO, Proc, flink_command, require_kafka_jars
 from .dump import dump_in_subprocess
 
-IDLE_TIMEOUT_S = 8
-CHECKPOINT_S = 1
 SETTLE_S = IDLE_TIMEOUT_S + 4  # no new results for this long = the final watermark was reached
 DEADLINE_S = 300
 
@@ -100,13 +99,7 @@ def run_stack(
         procs.append(Proc("ingest", ingest_argv, env, tmp / "ingest.log"))
         procs.append(Proc("loader", [sys.executable, "-m", "jobs.faust_loader"], env,
                           tmp / "loader.log"))  # fmt: skip
-        flink_argv = [
-            sys.executable, "-m", "jobs.flink_streaming",
-            "--checkpoint-dir", str(tmp / "checkpoints"),
-            "--checkpoint-interval", str(CHECKPOINT_S),
-            "--changelog-idle-timeout", str(IDLE_TIMEOUT_S),
-            "--rest-port", env["PULSE_FLINK__REST_PORT"],
-        ]  # fmt: skip
+        flink_argv = flink_command(tmp / "checkpoints", env["PULSE_FLINK__REST_PORT"])
         procs.append(Proc("flink", flink_argv, env, tmp / "flink.log"))
         produce(broker.bootstrap, env)
         settings = load_settings(
@@ -191,3 +184,18 @@ async def _newest_per_partition(
     finally:
         await consumer.stop()
     return newest
+
+
+def pulse_produce(raw_dir: Path) -> Producer:
+    """``pulse produce --input DIR``: the five files, keyed, interleaved by position."""
+
+    def produce(bootstrap: str, env: dict[str, str]) -> None:
+        res = subprocess.run(
+            [sys.executable, "-m", "pipelines", "produce", "--input", str(raw_dir)],
+            env=env,
+            capture_output=True,
+            timeout=600,
+        )
+        assert res.returncode == 0, res.stderr.decode(errors="replace")
+
+    return produce

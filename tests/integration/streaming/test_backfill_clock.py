@@ -33,10 +33,10 @@ from pipelines.local.kafka_broker import LocalKafkaBroker
 from pipelines.streaming.monitor import stages
 
 from . import data as dataset
-from .compare import compare, load
+from .compare import assert_same_tables, load
 from .conftest import REPO, Proc, require_kafka_jars
 from .data import EVENT_STREAMS
-from .raw_stack import Producer, bounded_reference, run_stack
+from .raw_stack import bounded_reference, pulse_produce, run_stack
 
 pytestmark = pytest.mark.integration
 
@@ -81,41 +81,16 @@ def backfill(tmp_path_factory: pytest.TempPathFactory) -> Backfill:
     return Backfill(data.raw_dir, data.reference_ms, dump)
 
 
-def _produce_files(raw_dir: Path) -> Producer:
-    def produce(bootstrap: str, env: dict[str, str]) -> None:
-        res = subprocess.run(
-            [sys.executable, "-m", "pipelines", "produce", "--input", str(raw_dir)],
-            env=env,
-            capture_output=True,
-            timeout=600,
-        )
-        assert res.returncode == 0, res.stderr.decode(errors="replace")
-
-    return produce
-
-
 def test_a_backfill_with_the_reference_clock_gives_the_bounded_tables(
     backfill: Backfill, tmp_path: Path
 ) -> None:
     run = run_stack(
         tmp_path / "stack",
-        _produce_files(backfill.raw_dir),
+        pulse_produce(backfill.raw_dir),
         backfill.reference_ms,
         extra_env={"PULSE_AS_OF": str(backfill.reference_ms)},
     )
-    diffs = compare(run.dump, backfill.bounded_dump, run.cutoff_ms)
-    report = "\n".join(
-        f"{d.table}: missing {d.missing}; extra {d.extra}; different {d.different}"
-        for d in diffs
-        if not d.ok
-    )
-    assert not report, report
-    expected = {d.table: d.expected for d in diffs}
-    assert expected["fct_engagement_windows"] > 0 and expected["fct_attributed_clicks"] > 0
-    for table, key in (("raw_rejected_events", ("stream", "reason", "raw")),):
-        got = sorted(tuple(r[k] for k in key) for r in load(run.dump, table).values())
-        want = sorted(tuple(r[k] for k in key) for r in load(backfill.bounded_dump, table).values())
-        assert got == want
+    assert_same_tables(run.dump, backfill.bounded_dump, run.cutoff_ms)
 
 
 @pytest.fixture
@@ -144,7 +119,7 @@ def test_without_the_clock_pulse_status_warns_and_names_the_event(
     backfill: Backfill, wall_clock_ingest: tuple[dict[str, str], Proc]
 ) -> None:
     env, ingest = wall_clock_ingest
-    _produce_files(backfill.raw_dir)(env["PULSE_KAFKA__BOOTSTRAP"], env)
+    pulse_produce(backfill.raw_dir)(env["PULSE_KAFKA__BOOTSTRAP"], env)
     settings = load_settings(kafka={"bootstrap": env["PULSE_KAFKA__BOOTSTRAP"]})
     ingest_stage = tuple(s for s in stages(settings) if s.name == "ingest")
     code, reason = asyncio.run(wait_stored(settings, ingest_stage, 180, False))

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from .compare import compare, load
+from .compare import compare, load, report
 from .conftest import Scenario
 
 pytestmark = pytest.mark.integration
@@ -22,13 +22,7 @@ def _physical(scenario: Scenario) -> dict[str, int]:
 
 def test_tables_equal_bounded_run_up_to_the_watermark(scenario: Scenario) -> None:
     diffs = compare(scenario.streaming_dump, scenario.bounded_dump, scenario.cutoff_ms)
-    report = "\n".join(
-        f"{d.table}: streaming {d.streaming}, expected >= {d.expected}; missing {d.missing}; "
-        f"extra {d.extra}; different {d.different}"
-        for d in diffs
-        if not d.ok
-    )
-    assert not report, report
+    assert not report(diffs), report(diffs)
     by_table = {d.table: d for d in diffs}
     # the data set exercises every table, and the watermark closed most of it
     for table in ("fct_attributed_clicks", "fct_engagement_windows", "fct_eligibility"):
