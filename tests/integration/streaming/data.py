@@ -20,16 +20,10 @@ from aiokafka import AIOKafkaProducer
 
 from pipelines.config import Settings
 from pipelines.domain.events import Stream
+from pipelines.domain.streams import spec_of
 from pipelines.generate.api import generate
 from pipelines.ingest.bounded import ingest_folder
 
-CLEAN_TOPICS = {
-    Stream.VIEW: ("clean.views", "user_id"),
-    Stream.COMMENT: ("clean.comments", "user_id"),
-    Stream.AD_CLICK: ("clean.ad_clicks", "user_id"),
-    Stream.CREATOR_PROFILE: ("clean.creator_profiles", "creator_id"),
-    Stream.CAMPAIGN: ("clean.campaigns", "campaign_id"),
-}
 EVENT_STREAMS = (Stream.VIEW, Stream.COMMENT, Stream.AD_CLICK)
 Message = tuple[str, bytes | None, bytes]  # topic, key, value
 
@@ -70,7 +64,7 @@ class DataSet:
 
 
 def _keyed(stream: Stream, lines: Sequence[bytes]) -> list[Message]:
-    topic, key_field = CLEAN_TOPICS[stream]
+    topic, key_field = spec_of(stream).clean_topic, spec_of(stream).key_field
     return [(topic, str(json.loads(line)[key_field]).encode(), line) for line in lines]
 
 
@@ -89,7 +83,7 @@ def build(tmp: Path, settings: Settings, creators: int, days: int, seed: int) ->
                 _json(
                     {
                         "stream": r.stream,
-                        "source": f"raw.{_plural(r.stream)}/0",
+                        "source": f"{spec_of(r.stream).raw_topic}/0",
                         "offset": r.line - 1,
                         "reason": r.reason,
                         "detail": r.detail,
@@ -113,12 +107,6 @@ def build(tmp: Path, settings: Settings, creators: int, days: int, seed: int) ->
                 )
             )
     return data
-
-
-def _plural(stream: str) -> str:
-    return {"view": "views", "comment": "comments", "ad_click": "ad_clicks"}.get(
-        stream, f"{stream}s"
-    )
 
 
 def _json(obj: object) -> bytes:
