@@ -1,9 +1,10 @@
 """``pulse produce``: load a JSON Lines or Parquet file into a raw Kafka topic, line by line.
 
 ``--input DIR`` loads every stream file of a folder (as ``pulse run`` reads it) into the
-five raw topics, INTERLEAVED by relative position in their files, as a live feed arrives:
-producing one whole file after another would make the other streams look silent for
-minutes, and Flink's idle-source handling would then let the watermark run ahead of them.
+five raw topics, interleaved by relative position in their files, as a live feed arrives.
+The results do not depend on it (any order of delivery gives the same tables, see
+docs/streaming.md); interleaving only lets results appear while the files are produced,
+instead of after the slowest stream has been sent.
 
 Every line is one message, bytes as they are (malformed lines too: the ingest rejects them
 with their offset). A line that parses as a JSON object with a string id gets the recommended
