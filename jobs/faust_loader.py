@@ -43,6 +43,7 @@ from pipelines import metrics
 from pipelines.config import Settings, load_settings
 from pipelines.connectors.warehouse import Warehouse
 from pipelines.errors import PulseError
+from pipelines.streaming import query_endpoint
 from pipelines.streaming.loader import (
     CLICKS_TABLE,
     TOPIC_TABLES,
@@ -207,6 +208,8 @@ def create_app(settings: Settings) -> tuple[faust.App, WarehouseWriter]:
         except PulseError as err:
             log.critical("%s", err)
             os._exit(2)
+        # `pulse query` while the stack runs: read-only SQL, run on the warehouse thread
+        await asyncio.to_thread(query_endpoint.serve, settings, writer._executor)
 
     app.task(open_warehouse)
     return app, writer
@@ -219,6 +222,7 @@ def main() -> None:
     try:
         app.main()
     finally:
+        query_endpoint.stop_serving()
         writer.close()
 
 

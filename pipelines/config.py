@@ -174,6 +174,31 @@ class LoaderSettings(_Section):
         description="JSON Lines file: one line per stored batch with its offsets and the "
         "time it became visible (the latency benchmark reads it)",
     )
+    query_endpoint: bool = Field(
+        default=True,
+        description="serve read-only SQL on loopback while the loader holds an EMBEDDED "
+        "warehouse folder, so `pulse query --warehouse W` works while the stack runs "
+        "(pipelines/streaming/query_endpoint.py); a ClickHouse server needs none",
+    )
+    query_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="TCP port of that endpoint on 127.0.0.1 (0: a free port, recorded in the "
+        "warehouse folder for `pulse query`)",
+    )
+    query_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="max execution time of one served query (ClickHouse max_execution_time); "
+        "queries run between the loader's batches, so a long one delays loading",
+    )
+    query_max_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="max rows of one served result (ClickHouse max_result_rows, then an "
+        "error): the result is built in the loader's memory",
+    )
 
 
 class FlinkSettings(_Section):

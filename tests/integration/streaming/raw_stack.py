@@ -70,8 +70,12 @@ def run_stack(
     *,
     partitions: int = 3,
     extra_env: Mapping[str, str] | None = None,
+    during: Callable[[dict[str, str]], None] | None = None,
 ) -> StackRun:
-    """Start everything, produce, wait until the results are stored and settled, dump."""
+    """Start everything, produce, wait until the results are stored and settled, dump.
+
+    ``during(env)``, if given, runs after the production and before the wait, while every
+    job runs (``env``: the jobs' environment, ``PULSE_WAREHOUSE`` included)."""
     require_kafka_jars()
     began = time.monotonic()
     tmp.mkdir(parents=True, exist_ok=True)
@@ -102,6 +106,8 @@ def run_stack(
         flink_argv = flink_command(tmp / "checkpoints", env["PULSE_FLINK__REST_PORT"])
         procs.append(Proc("flink", flink_argv, env, tmp / "flink.log"))
         produce(broker.bootstrap, env)
+        if during is not None:
+            during(env)
         settings = load_settings(
             kafka={"bootstrap": broker.bootstrap},
             flink={"rest_port": int(env["PULSE_FLINK__REST_PORT"])},
