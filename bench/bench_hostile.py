@@ -11,7 +11,7 @@ them). Then, over the same file, it times
 
 * the baseline: reading the lines and ``orjson.loads`` on each (what any JSON
   reader must at least do), and
-* the ingest itself: :func:`pipelines.ingest.bounded.ingest_stream` (validate,
+* the ingest itself: :func:`pipelines.ingest.files.ingest_stream` (validate,
   replays, lateness, clean output, dead-letter rows),
 
 prints lines/s of both and their ratio, and checks the ledger equation with
@@ -34,7 +34,7 @@ import orjson
 
 from pipelines.config import load_settings
 from pipelines.domain.events import Stream
-from pipelines.ingest.bounded import ingest_stream
+from pipelines.ingest.files import ingest_stream
 from pipelines.run.bounded import RunSummary, ledger_entries
 
 REFERENCE_MS = 1_772_323_200_000  # 2026-03-01T00:00:00Z

@@ -2,7 +2,7 @@
 
 One Faust agent per topic (``load-<table>``) takes batches
 (``noack_take(N, within=S)``), converts them with
-:func:`pipelines.streaming.loader.batch_to_arrow` and bulk-inserts them. Events
+:func:`pipelines.load.kafka_records.batch_to_arrow` and bulk-inserts them. Events
 are acked (and their offsets become committable) only AFTER the insert
 returned, and for clicks after :func:`~pipelines.warehouse.rollups.rebuild_payouts`
 of the touched UTC days: a crash at any point redelivers the batch, and the
@@ -44,7 +44,7 @@ from pipelines.config import Settings, load_settings
 from pipelines.connectors.warehouse import Warehouse
 from pipelines.errors import PulseError
 from pipelines.streaming import query_endpoint
-from pipelines.streaming.loader import (
+from pipelines.load.kafka_records import (
     CLICKS_TABLE,
     TOPIC_TABLES,
     Record,

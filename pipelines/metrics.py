@@ -32,7 +32,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 if TYPE_CHECKING:
     from pipelines.config import MetricsSettings
-    from pipelines.ingest.bounded import StreamIngest
+    from pipelines.ingest.files import StreamIngest
 
 #: values of the ``outcome`` label of :data:`INGEST_EVENTS`
 OUTCOMES = ("accepted", "rejected", "replay", "late")

@@ -1,6 +1,6 @@
 """The per-message step of the streaming ingest, without Kafka: raw bytes in, one decision out.
 
-The same steps as the bounded ingest (``pipelines/ingest/bounded.py``), in the same order:
+The same steps as the bounded ingest (``pipelines/ingest/files.py``), in the same order:
 
 1. **validate** with the one :class:`~pipelines.validation.Validator` (reference clock = wall
    clock, assigned per poll by the runner) -> ``rejected`` (a dead letter with the source

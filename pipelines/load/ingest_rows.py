@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from pipelines.ingest.bounded import LateRow, RejectedRow
+from pipelines.ingest.files import LateRow, RejectedRow
 from pipelines.warehouse.books import LedgerCounts
 from pipelines.warehouse.tables import arrow_schema
 

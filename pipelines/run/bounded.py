@@ -31,7 +31,7 @@ from pipelines.connectors.flink_files import FileConnector, clean_dir, results_d
 from pipelines.connectors.warehouse import Warehouse
 from pipelines.flink.job import FlinkOptions, build_statements, create_table_environment
 from pipelines.flink.schemas import CAMPAIGNS, CREATOR_PROFILES, SINKS
-from pipelines.ingest.bounded import StreamIngest, ingest_folder
+from pipelines.ingest.files import StreamIngest, ingest_folder
 from pipelines.ingest.sources import check_input_dir, count_records
 from pipelines.load.dims import read_dimension
 from pipelines.load.ingest_rows import LedgerEntry, late_table, rejected_table

@@ -22,7 +22,7 @@ from typing import Any
 from pipelines.config import Settings
 from pipelines.connectors.flink_kafka import SINK_TOPICS, SOURCE_TOPICS
 from pipelines.flink.schemas import ENGAGEMENT_WINDOWS
-from pipelines.streaming.loader import TOPIC_TABLES
+from pipelines.load.kafka_records import TOPIC_TABLES
 
 RAW_TOPICS = tuple(
     f"raw.{name}" for name in ("views", "comments", "ad_clicks", "creator_profiles", "campaigns")

@@ -22,7 +22,7 @@ from pipelines.config import Settings
 from pipelines.domain.events import Stream
 from pipelines.domain.streams import spec_of
 from pipelines.generate.api import generate
-from pipelines.ingest.bounded import ingest_folder
+from pipelines.ingest.files import ingest_folder
 
 EVENT_STREAMS = (Stream.VIEW, Stream.COMMENT, Stream.AD_CLICK)
 Message = tuple[str, bytes | None, bytes]  # topic, key, value

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import load_settings
-from pipelines.ingest.bounded import ingest_folder
+from pipelines.ingest.files import ingest_folder
 
 from . import data as dataset
 from .compare import assert_same_tables

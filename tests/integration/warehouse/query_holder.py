@@ -18,7 +18,7 @@ import sys
 from jobs.faust_loader import WarehouseWriter
 from pipelines.config import load_settings
 from pipelines.streaming import query_endpoint
-from pipelines.streaming.loader import Record
+from pipelines.load.kafka_records import Record
 
 CLICKS_TOPIC = "results.attributed_clicks"
 

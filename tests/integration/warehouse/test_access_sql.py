@@ -16,7 +16,7 @@ import pytest
 from pipelines.connectors.warehouse import Warehouse
 from pipelines.deploy.access import ACCESS_SQL, access_statements
 from pipelines.errors import WarehouseError
-from pipelines.streaming.loader import TOPIC_TABLES
+from pipelines.load.kafka_records import TOPIC_TABLES
 from pipelines.warehouse.close import ADJUSTMENTS, CLOSES, STATEMENTS
 from pipelines.warehouse.ledger import LEDGER
 from pipelines.warehouse.migrations import MIGRATIONS_DIR, load_migrations

@@ -9,7 +9,7 @@ from typing import Any
 
 from pipelines.config import load_settings
 from pipelines.domain.events import Stream
-from pipelines.ingest.bounded import StreamIngest, ingest_stream
+from pipelines.ingest.files import StreamIngest, ingest_stream
 from pipelines.ingest.sources import FILE_STEMS
 from pipelines.run.bounded import RunSummary, ledger_entries
 from pipelines.warehouse.books import LedgerCounts

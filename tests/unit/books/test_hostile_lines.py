@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from pipelines.domain.events import Stream
-from pipelines.ingest.bounded import StreamIngest
+from pipelines.ingest.files import StreamIngest
 from pipelines.warehouse.books import LedgerCounts
 
 from .hostile import BOM, START_MS, TOKEN, clean_lines, dumps, physical, record, run_ingest

@@ -13,7 +13,7 @@ from pipelines.domain.events import EVENT_TYPES, Stream
 from pipelines.domain.streams import RESULTS, STREAMS, Topics, result_for_table, spec_of
 from pipelines.flink.schemas import SINKS, SOURCES
 from pipelines.ingest.sources import FILE_STEMS
-from pipelines.streaming.loader import TOPIC_TABLES
+from pipelines.load.kafka_records import TOPIC_TABLES
 from pipelines.warehouse.tables import TABLES
 
 REPO = Path(__file__).resolve().parents[3]

@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 from pipelines import metrics
 from pipelines.config import MetricsSettings, load_settings
 from pipelines.domain.events import Stream
-from pipelines.ingest.bounded import ingest_stream
+from pipelines.ingest.files import ingest_stream
 from pipelines.ingest.step import Outcome
 from pipelines.streaming.ingest_worker import OUTCOME_LABEL
 

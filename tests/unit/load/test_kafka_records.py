@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipelines.streaming.checkpoints import latest_checkpoint, prune_checkpoints
-from pipelines.streaming.loader import Record, batch_to_arrow, click_days
+from pipelines.load.kafka_records import Record, batch_to_arrow, click_days
 from pipelines.warehouse.tables import arrow_schema
 
 CLICK = {
