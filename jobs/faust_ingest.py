@@ -14,7 +14,9 @@ per-message Faust agent and what exactly is guaranteed.
 Settings (:mod:`pipelines.config`): the rule numbers (``PULSE_DEDUP_HORIZON_MS``,
 ``PULSE_WATERMARK_DELAY_MS``, ``PULSE_ALLOWED_LATENESS_MS``, ``PULSE_FUTURE_TOLERANCE_MS``),
 the ``kafka`` section (``PULSE_KAFKA__BOOTSTRAP``, ``PULSE_KAFKA__TOPIC_PREFIX``: prefix of every
-topic name, for tests and benchmarks), ``metrics`` (``PULSE_METRICS__PORT``) and, for this job:
+topic name, for tests and benchmarks; the client security settings), ``metrics``
+(``/metrics`` on ``PULSE_METRICS__HOST``, default 127.0.0.1, and ``PULSE_METRICS__INGEST_PORT``,
+default 9401; ``PULSE_METRICS__PORT`` wins; 0: not served) and, for this job:
 
 ``PULSE_INGEST__GROUP``        consumer group and app id (default ``pulse-ingest``)
 ``PULSE_INGEST__STREAMS``      comma-separated streams (default: all five)
@@ -32,6 +34,7 @@ import faust
 
 from pipelines import metrics
 from pipelines.config import Settings, load_settings
+from pipelines.kafka_clients import faust_credentials
 from pipelines.streaming.ingest_config import RunnerConfig
 from pipelines.streaming.ingest_worker import IngestRunner
 
@@ -44,6 +47,7 @@ def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         f"{config.group_id}-app",  # Faust's own (idle) consumer must not share the ingest group
         broker=f"kafka://{config.bootstrap}",
+        broker_credentials=faust_credentials(settings.kafka),
         web_enabled=False,
         # a worker killed with -9 must not hold up its successor for Faust's 60 s default
         broker_session_timeout=config.session_timeout_ms / 1000,
@@ -53,7 +57,7 @@ def create_app(settings: Settings) -> faust.App:
 
     async def ingest() -> None:
         """The ingest loop; a setup error (no broker, missing topics) stops the worker."""
-        metrics.serve(settings.metrics)
+        metrics.serve(settings.metrics, "ingest")
         runner = IngestRunner(config)
         try:
             await runner.run()

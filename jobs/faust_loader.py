@@ -15,13 +15,22 @@ this process must be the only one that opens an embedded warehouse folder.
 
 Run: ``python -m jobs.faust_loader worker --without-web -l info``. Settings
 (:mod:`pipelines.config`): ``PULSE_KAFKA__BOOTSTRAP``, ``PULSE_KAFKA__TOPIC_PREFIX``,
-``PULSE_WAREHOUSE``, ``PULSE_METRICS__PORT`` and the ``loader`` section:
+``PULSE_WAREHOUSE``, the ``metrics`` section (``/metrics`` on ``PULSE_METRICS__HOST``,
+default 127.0.0.1, and ``PULSE_METRICS__LOADER_PORT``, default 9402; ``PULSE_METRICS__PORT``
+wins; 0: not served) and the ``loader`` section:
 ``PULSE_LOADER__GROUP`` (default ``pulse-loader``), ``PULSE_LOADER__BATCH`` (max
 rows per insert, default 5000), ``PULSE_LOADER__WITHIN_S`` (max wait to fill a
 batch, default 0.5), ``PULSE_LOADER__DATA_DIR`` (default
 ``.pulse/stack/loader-data``), ``PULSE_LOADER__JOURNAL`` (optional JSON Lines
 file: one line per stored batch with its offsets and the time it became visible;
 used by the latency benchmark).
+
+Metrics of this job (besides rows, batches and insert errors): the consumer lag of EVERY stage
+(``pulse_consumer_lag_records`` / ``_seconds``, read every ``PULSE_METRICS__LAG_INTERVAL_S``,
+so that a stalled ingest or Flink job shows here too) and the data freshness
+(``pulse_warehouse_freshness_seconds``: since the newest event time in the fact tables, read
+from the warehouse at open, then from each stored batch; see
+:mod:`pipelines.streaming.freshness`).
 """
 
 from __future__ import annotations
@@ -39,11 +48,10 @@ from typing import Any
 
 import faust
 
-from pipelines import metrics
+from pipelines import kafka_clients, metrics
 from pipelines.config import Settings, load_settings
 from pipelines.connectors.warehouse import Warehouse
 from pipelines.errors import PulseError
-from pipelines.streaming import query_endpoint
 from pipelines.load.kafka_records import (
     CLICKS_TABLE,
     TOPIC_TABLES,
@@ -51,6 +59,9 @@ from pipelines.load.kafka_records import (
     batch_to_arrow,
     click_days,
 )
+from pipelines.streaming import query_endpoint
+from pipelines.streaming.freshness import newest_in_batch, newest_in_warehouse
+from pipelines.streaming.monitor import export_lags_forever
 from pipelines.warehouse.migrations import migrate
 from pipelines.warehouse.rollups import PAYOUTS, rebuild_payouts
 
@@ -76,6 +87,7 @@ class WarehouseWriter:
             migrate(wh)
             self._wh = wh
             log.info("warehouse %s open (database %s)", wh.target.display, wh.database)
+            self._observe_newest(wh)
         return self._wh
 
     def store(self, topic: str, records: Sequence[Record]) -> int:
@@ -104,10 +116,23 @@ class WarehouseWriter:
                 metrics.INSERT_ERRORS.labels(JOB, PAYOUTS).inc()
                 raise
         metrics.ROWS_LOADED.labels(JOB, converted.table).inc(rows)
+        newest = newest_in_batch(converted.table, converted.data) if rows else None
+        if newest is not None:
+            metrics.observe_warehouse_event_time(JOB, newest)
         metrics.LOADER_BATCH_SECONDS.labels(JOB).observe(time.perf_counter() - started)
         if self.journal is not None:
             self._write_journal(topic, records, rows)
         return rows
+
+    def _observe_newest(self, wh: Warehouse) -> None:
+        """Freshness right after (re)start: the newest event time already in the warehouse."""
+        try:
+            newest = newest_in_warehouse(wh)
+        except Exception as err:  # freshness must never stop the loader
+            log.warning("cannot read the newest event time of the warehouse: %s", err)
+            return
+        if newest is not None:
+            metrics.observe_warehouse_event_time(JOB, newest)
 
     def _write_journal(self, topic: str, records: Sequence[Record], rows: int) -> None:
         assert self.journal is not None
@@ -167,9 +192,11 @@ def create_app(settings: Settings) -> tuple[faust.App, WarehouseWriter]:
     """The Faust app (one agent per results topic) and the writer it stores batches with."""
     cfg = settings.loader
     writer = WarehouseWriter(settings, Path(cfg.journal) if cfg.journal else None)
+    metrics.declare_loader(JOB, [*TOPIC_TABLES.values(), PAYOUTS])
     app = faust.App(
         cfg.group,
         broker=f"kafka://{settings.kafka.bootstrap}",
+        broker_credentials=kafka_clients.faust_credentials(settings.kafka),
         store="memory://",
         datadir=cfg.data_dir,
         web_enabled=False,
@@ -202,7 +229,7 @@ def create_app(settings: Settings) -> tuple[faust.App, WarehouseWriter]:
 
     async def open_warehouse() -> None:
         """Open (and migrate) the warehouse at start: fail fast when it is locked."""
-        metrics.serve(settings.metrics)
+        metrics.serve(settings.metrics, "loader")
         try:
             await writer.run(writer._warehouse)
         except PulseError as err:
@@ -212,6 +239,12 @@ def create_app(settings: Settings) -> tuple[faust.App, WarehouseWriter]:
         await asyncio.to_thread(query_endpoint.serve, settings, writer._executor)
 
     app.task(open_warehouse)
+
+    async def consumer_lags() -> None:
+        """pulse_consumer_lag_* of every stage (ingest, flink, loader), until stopped."""
+        await export_lags_forever(settings, JOB)
+
+    app.task(consumer_lags)
     return app, writer
 
 

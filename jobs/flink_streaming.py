@@ -10,6 +10,12 @@ the flags (``PULSE_FLINK__CHECKPOINT_DIR``, ``PULSE_FLINK__CHECKPOINT_INTERVAL_S
 ``PULSE_FLINK__CHANGELOG_IDLE_TIMEOUT_S``, ``PULSE_FLINK__REST_PORT``, ``PULSE_FLINK__GROUP``,
 plus ``PULSE_FLINK__PARALLELISM`` and ``PULSE_FLINK__JVM_HEAP``); a flag wins.
 
+Metrics. Flink's own Prometheus reporter serves the ``flink_*`` series (checkpoints, records
+in/out per task, watermarks, Kafka source metrics) on ``/metrics`` of
+``PULSE_METRICS__FLINK_PORT`` (default 9249; ``PULSE_METRICS__PORT`` wins; 0: off), on every
+interface (the reporter has no address option). Its jar comes from the PyFlink wheel and goes
+on the mini-cluster's class path (``pipeline.jars``).
+
 Recovery. A checkpoint is taken every ``--checkpoint-interval`` seconds into
 ``--checkpoint-dir`` (default ``.pulse/flink/checkpoints``) and retained on
 cancellation. On start the job resumes from the newest completed checkpoint
@@ -55,9 +61,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from pipelines import metrics
 from pipelines.config import FlinkSettings, load_settings
 from pipelines.connectors.flink_kafka import KafkaConnector, connector_jar
-from pipelines.flink.job import FlinkOptions, build_statements, create_table_environment
+from pipelines.flink.job import (
+    FlinkOptions,
+    build_statements,
+    create_table_environment,
+    prometheus_reporter_config,
+    prometheus_reporter_jar,
+)
 from pipelines.streaming.checkpoints import latest_checkpoint, prune_checkpoints
 
 log = logging.getLogger("pulse.flink_streaming")
@@ -177,12 +190,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info(
             "no checkpoint in %s: starting from %s", args.checkpoint_dir, connector.startup_mode
         )
+    jars = [connector_jar(Path(settings.jars_dir))]
+    extra = flink_config(args, restore)
+    metrics_port = metrics.job_port(settings.metrics, "flink")
+    if metrics_port is not None:
+        jars.append(prometheus_reporter_jar())
+        extra += prometheus_reporter_config(metrics_port)
+        log.info("metrics: Flink's Prometheus reporter on port %d (/metrics)", metrics_port)
     options = FlinkOptions(
         parallelism=settings.flink.parallelism,
         jvm_heap=settings.flink.jvm_heap,
-        jars=(connector_jar(Path(settings.jars_dir)),),
+        jars=tuple(jars),
         checkpoint_interval_ms=int(args.checkpoint_interval * 1000),
-        extra=flink_config(args, restore),
+        extra=extra,
     )
     t_env = create_table_environment(options)
     statements = build_statements(t_env, settings, connector.source_options, connector.sink_options)

@@ -234,6 +234,33 @@ class MetricsSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int | None = Field(default=None, ge=0, le=65535, description="None: not served")
+    ingest_port: int = Field(
+        default=9401,
+        ge=0,
+        le=65535,
+        description="/metrics of the streaming ingest (jobs/faust_ingest.py) when `port` is "
+        "not set; 0: not served",
+    )
+    loader_port: int = Field(
+        default=9402,
+        ge=0,
+        le=65535,
+        description="/metrics of the loader (jobs/faust_loader.py) when `port` is not set; "
+        "0: not served",
+    )
+    flink_port: int = Field(
+        default=9249,
+        ge=0,
+        le=65535,
+        description="Flink's Prometheus reporter in jobs/flink_streaming.py when `port` is not "
+        "set (it listens on every interface: the reporter has no address option); 0: off",
+    )
+    lag_interval_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="seconds between two readings of every stage's consumer lag by the loader "
+        "(pulse_consumer_lag_records, pulse_consumer_lag_seconds)",
+    )
 
 
 class Settings(BaseSettings):

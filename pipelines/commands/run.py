@@ -12,6 +12,8 @@ from pipelines.commands.options import add_warehouse_argument
 from pipelines.config import load_settings
 from pipelines.connectors.warehouse import Warehouse
 from pipelines.errors import InputError
+from pipelines.metrics import ROWS_LOADED, write_textfile
+from pipelines.run.bounded import JOB as BOUNDED_JOB
 from pipelines.run.bounded import run_bounded
 from pipelines.run.report import build_report
 from pipelines.validation.instants import instant_ms
@@ -42,6 +44,14 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--keep-work-dir", action="store_true", help="keep intermediate files")
     parser.add_argument("--no-report", action="store_true", help="skip the report")
+    parser.add_argument(
+        "--metrics-file",
+        type=Path,
+        metavar="PATH",
+        help='after a successful run, write its pulse_* metrics (job="bounded") to PATH in '
+        "the Prometheus text format of node exporter's textfile collector (name it *.prom), "
+        "atomically; a failed run leaves the previous file",
+    )
     parser.set_defaults(func=execute)
 
 
@@ -66,6 +76,12 @@ def execute(args: argparse.Namespace) -> int:
     summary = run_bounded(
         args.input, settings, reference_ms, listener=_progress, keep_work_dir=args.keep_work_dir
     )
+    if args.metrics_file is not None:
+        # the run recorded its steps and ingest outcomes; the rows it loaded are in the summary
+        for table, rows in sorted(summary.loaded.items()):
+            ROWS_LOADED.labels(BOUNDED_JOB, table).inc(rows)
+        write_textfile(args.metrics_file)
+        _progress("metrics", f"written to {args.metrics_file}")
     if not args.no_report:
         with Warehouse.connect(settings) as wh:
             print(build_report(wh, summary))

@@ -43,6 +43,35 @@ _KEY_FIELDS = tuple(
 )
 
 
+#: Flink's Prometheus reporter (``flink_*`` series on /metrics), shipped in the PyFlink wheel
+PROMETHEUS_REPORTER_FACTORY = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+
+
+def prometheus_reporter_jar() -> Path:
+    """The reporter jar of the installed PyFlink (``pyflink/plugins/metrics-prometheus``).
+
+    A local mini-cluster does not load it as a plugin (``FLINK_PLUGINS_DIR`` pointing there is
+    not enough, measured): listed in ``pipeline.jars`` it is on the class path PyFlink gives
+    the local cluster, and the reporter starts with the job.
+    """
+    import pyflink
+
+    folder = Path(pyflink.__file__).resolve().parent / "plugins" / "metrics-prometheus"
+    found = sorted(folder.glob("flink-metrics-prometheus-*.jar"))
+    if not found:
+        raise FileNotFoundError(f"no flink-metrics-prometheus jar in {folder}")
+    return found[-1]
+
+
+def prometheus_reporter_config(port: int) -> tuple[tuple[str, str], ...]:
+    """Flink configuration of the Prometheus reporter on ``port`` (every interface: the
+    reporter has no address option)."""
+    return (
+        ("metrics.reporter.prom.factory.class", PROMETHEUS_REPORTER_FACTORY),
+        ("metrics.reporter.prom.port", str(port)),
+    )
+
+
 @dataclass(frozen=True)
 class FlinkOptions:
     parallelism: int = 1

@@ -9,20 +9,35 @@ groups from the settings, topic names with ``kafka.topic_prefix``):
 * ``loader`` (group ``loader.group``, default ``pulse-loader``, committed after the rows are
   in the warehouse): ``results.*``, ``deadletter.rejected``, ``clean.creator_profiles``,
   ``clean.campaigns`` (dimensions)
+
+The lag of a stage is counted in records (end offsets minus committed offsets) and in seconds
+(the age of the oldest uncommitted record: pulse topics are stamped with the broker's arrival
+time). ``pulse status`` reads it once; the loader keeps a :class:`LagReader` open and exports
+every stage's lag as ``pulse_consumer_lag_records`` / ``pulse_consumer_lag_seconds``
+(:func:`export_lags_forever`). Kafka clients connect with the ``kafka`` section's security
+settings (:mod:`pipelines.kafka_clients`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelines import metrics
 from pipelines.config import Settings
 from pipelines.connectors.flink_kafka import SINK_TOPICS, SOURCE_TOPICS
 from pipelines.flink.schemas import ENGAGEMENT_WINDOWS
+from pipelines.kafka_clients import aiokafka_options
 from pipelines.load.kafka_records import TOPIC_TABLES
+
+log = logging.getLogger(__name__)
 
 RAW_TOPICS = tuple(
     f"raw.{name}" for name in ("views", "comments", "ad_clicks", "creator_profiles", "campaigns")
@@ -52,6 +67,9 @@ class TopicLag:
     end: int  # sum of end offsets over partitions
     committed: int  # sum of committed offsets (floored at the log start)
     lag: int
+    #: broker time (ms) of the oldest record the group has not committed; None: caught up, or
+    #: not asked (``stage_lags(..., ages=True)`` reads it)
+    oldest_ms: int | None = None
 
     @property
     def records(self) -> int:
@@ -67,17 +85,63 @@ class StageLag:
     def lag(self) -> int:
         return sum(t.lag for t in self.topics)
 
+    @property
+    def oldest_ms(self) -> int | None:
+        """Broker time of the oldest record of the stage not committed yet (None: none)."""
+        known = [t.oldest_ms for t in self.topics if t.oldest_ms is not None]
+        return min(known) if known else None
 
-async def stage_lags(bootstrap: str, wanted: tuple[Stage, ...]) -> list[StageLag]:
-    """Lag of each stage's group on each of its topics (missing topics are skipped)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
+    def seconds(self, now_ms: int) -> float:
+        """How old the oldest uncommitted record is, in seconds (0 when caught up)."""
+        oldest = self.oldest_ms
+        return 0.0 if oldest is None or self.lag == 0 else max(0.0, (now_ms - oldest) / 1000)
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
+
+class LagReader:
+    """Kafka clients that read the lag of consumer groups, kept open between readings (the
+    loader reads every stage's lag every ``metrics.lag_interval_s``)."""
+
+    def __init__(self, bootstrap: str, client_options: Mapping[str, Any] | None = None) -> None:
+        from aiokafka import AIOKafkaConsumer
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        security = dict(client_options or {})
+        self.admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=10_000, **security
+        )
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=64 * 1024,  # ages: the first record is enough
+            **security,
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        await self.admin.start()
+        try:
+            await self.consumer.start()
+        except BaseException:
+            await self.admin.close()
+            raise
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            self._started = False
+            try:
+                await self.consumer.stop()
+            finally:
+                await self.admin.close()
+
+    async def read(self, wanted: tuple[Stage, ...], ages: bool = False) -> list[StageLag]:
+        """Lag of each stage's group on each of its topics (missing topics are skipped);
+        ``ages``: also the broker time of the oldest uncommitted record of each lagging
+        partition (one small fetch per partition; pulse topics are stamped with
+        LogAppendTime), for the lag in seconds."""
+        from aiokafka import TopicPartition
+
+        admin, consumer = self.admin, self.consumer
         existing = set(await admin.list_topics())
         topics = sorted({t for s in wanted for t in s.topics if t in existing})
         partitions = []
@@ -88,6 +152,7 @@ async def stage_lags(bootstrap: str, wanted: tuple[Stage, ...]) -> list[StageLag
         ends: dict[Any, int] = await consumer.end_offsets(partitions) if partitions else {}
         starts: dict[Any, int] = await consumer.beginning_offsets(partitions) if partitions else {}
         result = []
+        behind: dict[tuple[str, Any], int] = {}  # (group, partition) -> first uncommitted offset
         for stage in wanted:
             committed_by_tp: dict[Any, int] = {}
             for tp, meta in (await admin.list_consumer_group_offsets(stage.group)).items():
@@ -103,12 +168,106 @@ async def stage_lags(bootstrap: str, wanted: tuple[Stage, ...]) -> list[StageLag
                     c = max(committed_by_tp.get(tp, 0), starts.get(tp, 0))
                     end += e
                     committed += min(c, e)
+                    if c < e:
+                        behind[(stage.group, tp)] = c
                 lags.topics.append(TopicLag(topic, end, committed, end - committed))
             result.append(lags)
+        if ages and behind:
+            stamps = await _first_timestamps(consumer, behind)
+            for lags in result:
+                for topic_lag in lags.topics:
+                    known = [
+                        stamp
+                        for (group, tp), stamp in stamps.items()
+                        if group == lags.stage.group and tp.topic == topic_lag.topic
+                    ]
+                    topic_lag.oldest_ms = min(known) if known else None
         return result
+
+
+async def stage_lags(
+    bootstrap: str,
+    wanted: tuple[Stage, ...],
+    *,
+    client_options: Mapping[str, Any] | None = None,
+    ages: bool = False,
+) -> list[StageLag]:
+    """One reading of :meth:`LagReader.read` with clients of its own. ``client_options``: the
+    security arguments of the Kafka clients (:func:`pipelines.kafka_clients.aiokafka_options`)."""
+    reader = LagReader(bootstrap, client_options)
+    await reader.start()
+    try:
+        return await reader.read(wanted, ages)
     finally:
-        await consumer.stop()
-        await admin.close()
+        await reader.stop()
+
+
+async def _first_timestamps(
+    consumer: Any, positions: Mapping[tuple[str, Any], int], timeout_s: float = 10.0
+) -> dict[tuple[str, Any], int]:
+    """The broker timestamp of the record at each (group, partition) position (a position whose
+    record cannot be read within ``timeout_s`` in all is left out)."""
+    found: dict[tuple[str, Any], int] = {}
+    # one fetch per distinct (partition, offset); several groups may wait at the same one
+    wanted: dict[tuple[Any, int], list[tuple[str, Any]]] = {}
+    for key, offset in positions.items():
+        wanted.setdefault((key[1], offset), []).append(key)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    for (tp, offset), keys in sorted(wanted.items(), key=lambda item: item[0][1]):
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        while loop.time() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
+            records = batch.get(tp, [])
+            if records:
+                for key in keys:
+                    found[key] = int(records[0].timestamp)
+                break
+    return found
+
+
+async def export_lags(settings: Settings, job: str, reader: LagReader) -> list[StageLag]:
+    """Read every stage's lag (records and the age of the oldest uncommitted record) and set
+    ``pulse_consumer_lag_records`` / ``pulse_consumer_lag_seconds`` of ``job``."""
+    lags = await reader.read(stages(settings), ages=True)
+    for lag in lags:
+        metrics.set_consumer_lag(job, lag.stage.name, lag.lag, lag.oldest_ms)
+    return lags
+
+
+async def export_lags_forever(settings: Settings, job: str) -> None:
+    """:func:`export_lags` every ``metrics.lag_interval_s`` until cancelled (the loader runs it
+    as a task). A failed reading keeps the last values, is logged once (and its recovery),
+    and the next one reconnects."""
+    reader: LagReader | None = None
+    failing: str | None = None
+    try:
+        while True:
+            try:
+                if reader is None:
+                    reader = LagReader(settings.kafka.bootstrap, aiokafka_options(settings.kafka))
+                    await reader.start()
+                await export_lags(settings, job, reader)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # a broker hiccup must not stop the job
+                text = f"{type(err).__name__}: {err}"
+                if text != failing:
+                    log.warning("cannot read the consumer lag (kept the last values): %s", text)
+                failing = text
+                if reader is not None:
+                    with contextlib.suppress(Exception):
+                        await reader.stop()
+                    reader = None
+            else:
+                if failing is not None:
+                    log.info("consumer lag readable again")
+                failing = None
+            await asyncio.sleep(settings.metrics.lag_interval_s)
+    finally:
+        if reader is not None:
+            await reader.stop()
 
 
 # --- Flink REST API (the mini-cluster of jobs/flink_streaming.py) ----------------------

@@ -28,10 +28,14 @@ FAMILIES = {
     "pulse_loader_bad_records": ("counter", {"job", "table"}),
     "pulse_loader_batch_duration_seconds": ("histogram", {"job"}),
     "pulse_build_info": ("gauge", {"version", "python", "flink"}),
+    "pulse_watermark_lag_seconds": ("gauge", {"job", "stream"}),
+    "pulse_consumer_lag_records": ("gauge", {"job", "stage"}),
+    "pulse_consumer_lag_seconds": ("gauge", {"job", "stage"}),
+    "pulse_warehouse_freshness_seconds": ("gauge", {"job"}),
 }
 #: labels with a small, known set of values (never an id, a partition or an offset)
 LOW_CARDINALITY = {
-    *("job", "stream", "outcome", "reason", "step", "table"),
+    *("job", "stream", "stage", "outcome", "reason", "step", "table"),
     *("version", "python", "flink"),
 }
 
@@ -63,6 +67,8 @@ def test_one_family_per_concept() -> None:
     metrics.INSERT_ERRORS.labels("unit", "t")
     metrics.LOADER_BAD_RECORDS.labels("unit", "t")
     metrics.LOADER_BATCH_SECONDS.labels("unit")
+    metrics.set_consumer_lag("unit", "ingest", 0, None)
+    metrics.observe_warehouse_event_time("unit", 0)
     found = _pulse_families()
     assert set(found) == set(FAMILIES), "a new family: is it really a new concept?"
     for name, (kind, labels) in FAMILIES.items():
