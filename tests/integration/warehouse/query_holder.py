@@ -17,8 +17,8 @@ import sys
 
 from jobs.faust_loader import WarehouseWriter
 from pipelines.config import load_settings
-from pipelines.streaming import query_endpoint
 from pipelines.load.kafka_records import Record
+from pipelines.streaming import query_endpoint
 
 CLICKS_TOPIC = "results.attributed_clicks"
 

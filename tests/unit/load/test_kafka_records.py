@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.streaming.checkpoints import latest_checkpoint, prune_checkpoints
 from pipelines.load.kafka_records import Record, batch_to_arrow, click_days
+from pipelines.streaming.checkpoints import latest_checkpoint, prune_checkpoints
 from pipelines.warehouse.tables import arrow_schema
 
 CLICK = {
