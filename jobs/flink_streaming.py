@@ -71,6 +71,7 @@ from pipelines.flink.job import (
     prometheus_reporter_config,
     prometheus_reporter_jar,
 )
+from pipelines.kafka_clients import flink_kafka_properties
 from pipelines.streaming.checkpoints import latest_checkpoint, prune_checkpoints
 
 log = logging.getLogger("pulse.flink_streaming")
@@ -181,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         startup_mode="earliest-offset" if args.from_earliest else "group-offsets",
         topic_prefix=settings.kafka.topic_prefix,
         changelog_idle_timeout_ms=int(args.changelog_idle_timeout * 1000),
+        client_properties=flink_kafka_properties(settings.kafka),
     )
     for old in prune_checkpoints(args.checkpoint_dir, restore):
         log.info("removed the checkpoints of an earlier job: %s", old)

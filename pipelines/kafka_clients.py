@@ -17,6 +17,7 @@ client; no function of this module logs or formats it, and :func:`describe` (for
 
 from __future__ import annotations
 
+import json
 import ssl
 from typing import Any
 
@@ -73,3 +74,33 @@ def describe(kafka: KafkaSettings) -> str:
     if kafka.ssl_cafile and kafka.security_protocol.endswith("SSL"):
         text += f", CA {kafka.ssl_cafile}"
     return text
+
+
+#: the login modules of the SASL mechanisms, as shaded in ``flink-sql-connector-kafka``
+_FLINK_SHADED = "org.apache.flink.kafka.shaded.org.apache.kafka.common.security"
+_LOGIN_MODULES = {
+    "PLAIN": f"{_FLINK_SHADED}.plain.PlainLoginModule",
+    "SCRAM-SHA-256": f"{_FLINK_SHADED}.scram.ScramLoginModule",
+    "SCRAM-SHA-512": f"{_FLINK_SHADED}.scram.ScramLoginModule",
+}
+
+
+def flink_kafka_properties(kafka: KafkaSettings) -> dict[str, str]:
+    """The same security for Flink's Kafka SQL connector, as ``properties.*`` table options
+    (empty for PLAINTEXT). The JAAS line carries the password: Kafka's client logs it as
+    ``[hidden]``; pulse never logs table options."""
+    if kafka.security_protocol == "PLAINTEXT":
+        return {}
+    options: dict[str, str] = {"properties.security.protocol": kafka.security_protocol}
+    if kafka.security_protocol.endswith("SSL") and kafka.ssl_cafile:
+        options["properties.ssl.truststore.type"] = "PEM"
+        options["properties.ssl.truststore.location"] = kafka.ssl_cafile
+    if kafka.security_protocol.startswith("SASL_"):
+        assert kafka.sasl_password is not None and kafka.sasl_mechanism is not None
+        user = json.dumps(kafka.sasl_username)
+        password = json.dumps(kafka.sasl_password.get_secret_value())
+        options["properties.sasl.mechanism"] = kafka.sasl_mechanism
+        options["properties.sasl.jaas.config"] = (
+            f"{_LOGIN_MODULES[kafka.sasl_mechanism]} required username={user} password={password};"
+        )
+    return options

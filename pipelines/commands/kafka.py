@@ -23,6 +23,7 @@ from pipelines.connectors.kafka_topics import (
     topics_markdown,
 )
 from pipelines.errors import PulseError
+from pipelines.kafka_clients import aiokafka_options
 from pipelines.local.kafka_broker import DEFAULT_HEAP, LocalKafkaBroker, parse_bootstrap
 from pipelines.local.kafka_command import KAFKA_VERSION, KafkaBrokerError
 
@@ -122,7 +123,7 @@ def _execute(args: argparse.Namespace) -> int:
         return 1
     bootstrap = args.bootstrap or (broker.bootstrap if broker.is_running() else kafka.bootstrap)
     specs = pulse_topics(args.partitions, args.results_partitions, kafka.topic_prefix)
-    report = asyncio.run(ensure_topics(bootstrap, specs))
+    report = asyncio.run(ensure_topics(bootstrap, specs, client_options=aiokafka_options(kafka)))
     print(
         f"kafka topics on {bootstrap}: {len(report.created)} created, "
         f"{len(report.existing)} already present"

@@ -19,7 +19,7 @@ import heapq
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from pipelines.domain.events import Stream
 from pipelines.domain.streams import STREAMS, Topics, spec_of
 from pipelines.errors import InputError, PulseError
 from pipelines.ingest.sources import find_stream_file, read_records
+from pipelines.kafka_clients import aiokafka_options
 
 _ALIASES = {**{s.value: s for s in Stream}, **{spec.stem: spec.stream for spec in STREAMS}}
 
@@ -102,7 +103,11 @@ def execute(args: argparse.Namespace) -> int:
     else:
         raise InputError(f"--input {path} is neither a file nor a folder")
     began = time.perf_counter()
-    counts = asyncio.run(produce_records(bootstrap, records, quiet=args.quiet))
+    counts = asyncio.run(
+        produce_records(
+            bootstrap, records, quiet=args.quiet, client_options=aiokafka_options(kafka)
+        )
+    )
     elapsed = time.perf_counter() - began
     if not args.quiet:
         for topic, count in sorted(counts.items()):
@@ -145,9 +150,14 @@ async def produce_file(
 
 
 async def produce_records(
-    bootstrap: str, records: Iterable[tuple[str, Stream, bytes]], *, quiet: bool = True
+    bootstrap: str,
+    records: Iterable[tuple[str, Stream, bytes]],
+    *,
+    quiet: bool = True,
+    client_options: Mapping[str, Any] | None = None,
 ) -> Counter[str]:
-    """Send ``(topic, stream, raw)`` records in order; returns messages per topic."""
+    """Send ``(topic, stream, raw)`` records in order; returns messages per topic.
+    ``client_options``: security arguments (:func:`pipelines.kafka_clients.aiokafka_options`)."""
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaConnectionError, KafkaError
 
@@ -158,6 +168,7 @@ async def produce_records(
         linger_ms=10,
         max_batch_size=512 * 1024,
         request_timeout_ms=15_000,
+        **(client_options or {}),
     )
     try:
         await producer.start()

@@ -19,11 +19,11 @@ keys follow ``infra/kafka/TOPICS.md``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.domain.streams import RESULTS, STREAMS
-from pipelines.local.kafka_broker import parse_bootstrap
 
 #: source table -> clean topic (the stream catalog's)
 SOURCE_TOPICS: dict[str, str] = {spec.source_table: spec.clean_topic for spec in STREAMS}
@@ -66,9 +66,10 @@ class KafkaConnector:
     topic_prefix: str = ""
     #: a changelog source quiet this long stops holding the watermark (event sources never)
     changelog_idle_timeout_ms: int = 30_000
+    #: Kafka client security properties (``properties.*``; never printed)
+    client_properties: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        parse_bootstrap(self.bootstrap)  # loopback only
         if self.startup_mode not in ("group-offsets", "earliest-offset"):
             raise ValueError(f"unsupported startup mode {self.startup_mode!r}")
 
@@ -87,6 +88,7 @@ class KafkaConnector:
             "properties.isolation.level": "read_committed",
             "scan.startup.mode": self.startup_mode,
             "scan.topic-partition-discovery.interval": "60 s",
+            **self.client_properties,
             **idle,
             **JSON_VALUE,
         }
@@ -102,5 +104,6 @@ class KafkaConnector:
             "key.fields": key,
             "value.fields-include": "ALL",
             "sink.delivery-guarantee": "at-least-once",
+            **self.client_properties,
             **JSON_VALUE,
         }

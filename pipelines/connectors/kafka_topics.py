@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipelines.domain.streams import RESULTS, STREAMS
 from pipelines.domain.time import DAY_MS, HOUR_MS
@@ -87,13 +88,17 @@ async def ensure_topics(
     *,
     replication_factor: int = 1,
     timeout_ms: int = 30_000,
+    client_options: Mapping[str, Any] | None = None,
 ) -> TopicReport:
-    """Create the missing topics of ``specs`` (idempotent; existing ones are left alone)."""
+    """Create the missing topics of ``specs`` (idempotent; existing ones are left alone).
+    ``client_options``: security arguments (:func:`pipelines.kafka_clients.aiokafka_options`)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
     report = TopicReport()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, **(client_options or {})
+    )
     try:
         await admin.start()
     except KafkaConnectionError as exc:

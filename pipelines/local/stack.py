@@ -36,6 +36,7 @@ from pathlib import Path
 
 from pipelines.config import Settings
 from pipelines.connectors.kafka_topics import ensure_topics, pulse_topics
+from pipelines.kafka_clients import aiokafka_options
 from pipelines.local.kafka_broker import LocalKafkaBroker, parse_bootstrap
 from pipelines.local.processes import is_zombie, proc_cmdline
 
@@ -198,7 +199,9 @@ def up(settings: Settings, partitions: int = 2) -> int:
     kafka.start()
     print(f"kafka:  {'already running' if was_running else 'started'} on {kafka.bootstrap}")
     specs = pulse_topics(partitions, prefix=settings.kafka.topic_prefix)
-    report = asyncio.run(ensure_topics(kafka.bootstrap, specs))
+    report = asyncio.run(
+        ensure_topics(kafka.bootstrap, specs, client_options=aiokafka_options(settings.kafka))
+    )
     print(f"topics: {len(report.created)} created, {len(report.existing)} present")
     for name, (have, want) in sorted(report.mismatched.items()):
         print(f"topics: ! {name} has {have} partitions, {want} asked (left unchanged)")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from pipelines.config import Settings
 from pipelines.domain.events import Stream
 from pipelines.domain.streams import Topics
+from pipelines.kafka_clients import aiokafka_options
 
 
 class IngestSetupError(RuntimeError):
@@ -33,6 +36,8 @@ class RunnerConfig:
     max_batch: int
     session_timeout_ms: int
     heartbeat_interval_ms: int
+    #: the security arguments of every aiokafka client (``kafka`` section; never printed)
+    client_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RunnerConfig:
@@ -53,6 +58,7 @@ class RunnerConfig:
             max_batch=ingest.max_batch,
             session_timeout_ms=ingest.session_timeout_ms,
             heartbeat_interval_ms=ingest.heartbeat_interval_ms,
+            client_options=aiokafka_options(settings.kafka),
         )
 
     def changelog_topic(self, stream: Stream) -> str:

@@ -127,7 +127,7 @@ class IngestRunner:
 
     async def _start(self) -> None:
         cfg = self.config
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=cfg.bootstrap)
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=cfg.bootstrap, **cfg.client_options)
         try:
             await self._admin.start()
         except Exception as exc:
@@ -168,9 +168,11 @@ class IngestRunner:
                 )
                 for s in cfg.streams
             ],
+            client_options=cfg.client_options,
         )
         self._producer = AIOKafkaProducer(
             bootstrap_servers=cfg.bootstrap,
+            **cfg.client_options,
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
@@ -180,12 +182,14 @@ class IngestRunner:
         await self._producer.start()
         self._reader = AIOKafkaConsumer(
             bootstrap_servers=cfg.bootstrap,
+            **cfg.client_options,
             enable_auto_commit=False,
             max_partition_fetch_bytes=4 << 20,
         )
         await self._reader.start()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=cfg.bootstrap,
+            **cfg.client_options,
             group_id=cfg.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -92,3 +92,37 @@ def test_the_password_comes_from_the_environment_and_stays_masked(
     assert aiokafka_options(settings.kafka)["sasl_plain_password"] == SECRET
     assert SECRET not in repr(settings)
     assert SECRET not in str(settings.public_dict())
+
+
+def test_every_python_client_and_flink_get_the_same_security(tmp_path: Path) -> None:
+    """The ingest worker's clients (via its config), topic creation and Flink's connector all
+    take the ``kafka`` section; the password is in the arguments, never in a printable form."""
+    from pipelines.connectors.flink_kafka import KafkaConnector
+    from pipelines.kafka_clients import flink_kafka_properties
+    from pipelines.streaming.ingest_config import RunnerConfig
+
+    settings = load_settings(
+        kafka={
+            "bootstrap": "kafka.example:9093",
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-256",
+            "sasl_username": "pulse",
+            "sasl_password": SECRET,
+            "ssl_cafile": _ca(tmp_path),
+        }
+    )
+    config = RunnerConfig.from_settings(settings)
+    assert config.client_options["sasl_plain_password"] == SECRET
+    assert SECRET not in repr(config)
+    properties = flink_kafka_properties(settings.kafka)
+    assert properties["properties.security.protocol"] == "SASL_SSL"
+    assert properties["properties.sasl.mechanism"] == "SCRAM-SHA-256"
+    assert properties["properties.ssl.truststore.type"] == "PEM"
+    jaas = properties["properties.sasl.jaas.config"]
+    assert jaas.startswith("org.apache.flink.kafka.shaded.org.apache.kafka.common.security.scram")
+    assert f'username="pulse" password="{SECRET}";' in jaas
+    connector = KafkaConnector("kafka.example:9093", "g", client_properties=properties)
+    assert connector.source_options("src_views")["properties.sasl.jaas.config"] == jaas
+    assert connector.sink_options("out_eligibility")["properties.security.protocol"] == "SASL_SSL"
+    assert SECRET not in repr(connector)
+    assert flink_kafka_properties(load_settings().kafka) == {}
