@@ -32,6 +32,7 @@ EXPECTED = {
     "flink_jobmanager_job_numberOfFailedCheckpoints",
     "flink_jobmanager_job_numberOfCompletedCheckpoints",
     "flink_jobmanager_job_lastCheckpointDuration",
+    "flink_jobmanager_job_uptime",
     "flink_taskmanager_job_task_numRecordsInPerSecond",
     "flink_taskmanager_job_task_numRecordsOutPerSecond",
 }
