@@ -62,7 +62,7 @@ from types import FrameType
 from typing import Any
 
 from pipelines import metrics
-from pipelines.config import FlinkSettings, load_settings
+from pipelines.config import load_settings
 from pipelines.connectors.flink_kafka import KafkaConnector, connector_jar
 from pipelines.flink.job import (
     FlinkOptions,
@@ -72,6 +72,7 @@ from pipelines.flink.job import (
     prometheus_reporter_jar,
 )
 from pipelines.kafka_clients import flink_kafka_properties
+from pipelines.settings_sections import FlinkSettings
 from pipelines.streaming.checkpoints import latest_checkpoint, prune_checkpoints
 
 log = logging.getLogger("pulse.flink_streaming")

@@ -21,7 +21,7 @@ import json
 import ssl
 from typing import Any
 
-from pipelines.config import KafkaSettings
+from pipelines.settings_sections import KafkaSettings
 
 
 def ssl_context(kafka: KafkaSettings) -> ssl.SSLContext | None:

@@ -56,8 +56,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 if TYPE_CHECKING:
-    from pipelines.config import MetricsSettings
     from pipelines.ingest.files import StreamIngest
+    from pipelines.settings_sections import MetricsSettings
 
 log = logging.getLogger(__name__)
 

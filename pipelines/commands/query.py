@@ -97,7 +97,8 @@ def ask_the_holder(
 ) -> tuple[list[str], list[str], list[tuple[Any, ...]]] | None:
     """Run ``sql`` through the query endpoint of the process that holds the embedded warehouse
     folder (the loader of a running stack); None when that process advertises none."""
-    from pipelines.streaming.query_endpoint import live_advert, query_endpoint
+    from pipelines.streaming.query_endpoint import query_endpoint
+    from pipelines.streaming.query_protocol import live_advert
 
     target = parse_target(settings.warehouse)
     if target.folder is None:

@@ -30,7 +30,7 @@ _open_lock = threading.Lock()
 _open_embedded: dict[Path, int] = {}  # folder -> number of open Warehouse objects
 
 
-def _holder_pid(folder: Path) -> int | None:
+def holder_pid(folder: Path) -> int | None:
     """The pid holding ``folder``'s engine lock, or None when nobody holds it."""
     status = folder / "status"
     try:
@@ -121,7 +121,7 @@ def connect_embedded(target: Target) -> Any:
         ) from None
     if not os.access(folder, os.W_OK | os.X_OK):
         raise WarehouseError(f"warehouse folder {target.display} is not writable")
-    pid = _holder_pid(folder)
+    pid = holder_pid(folder)
     if pid is not None and pid != os.getpid():
         raise _locked_error(folder, pid)
     with _native_stderr_captured() as noise:
@@ -138,7 +138,7 @@ def connect_embedded(target: Target) -> Any:
             _open_embedded[folder] = _open_embedded.get(folder, 0) + 1
         return client
     log.debug("chdb connect failed: %r; engine said: %s", failure, engine_output)
-    pid = _holder_pid(folder)
+    pid = holder_pid(folder)
     if pid is not None and pid != os.getpid():
         raise _locked_error(folder, pid) from None
     message = _one_line(str(failure))

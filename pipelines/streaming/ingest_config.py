@@ -37,7 +37,7 @@ class RunnerConfig:
     session_timeout_ms: int
     heartbeat_interval_ms: int
     #: the security arguments of every aiokafka client (``kafka`` section; never printed)
-    client_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    client_options: Mapping[str, Any] = field(repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RunnerConfig:

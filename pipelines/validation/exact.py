@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 
 from pipelines.domain.events import EVENT_TYPES, Event, Stream
+from pipelines.validation.checks import check_field
 from pipelines.validation.fields import STREAM_FIELDS
 from pipelines.validation.reasons import REASON_ORDER, Rejection, RejectReason
-from pipelines.validation.rules import check_field
 
 __all__ = ["ExactPath"]
 

@@ -15,10 +15,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from pipelines.domain.events import EVENT_TYPES, Event, Stream
+from pipelines.validation.checks import is_birth_date
 from pipelines.validation.codes import COUNTRY_CODES, CURRENCY_CODES
 from pipelines.validation.fields import CAMPAIGN_STATUSES, INT64_MAX, STREAM_FIELDS, Kind
 from pipelines.validation.instants import MAX_INSTANT_MS, MIN_INSTANT_MS, parse_rfc3339_ms
-from pipelines.validation.rules import is_birth_date
 
 __all__ = ["FastPath"]
 

@@ -18,7 +18,7 @@ import pytest
 
 from pipelines.config import load_settings
 from pipelines.local.processes import proc_cmdline
-from pipelines.streaming.query_endpoint import ADVERT_NAME, live_advert
+from pipelines.streaming.query_protocol import ADVERT_NAME, live_advert
 
 from . import data as dataset
 from .compare import load

@@ -19,12 +19,11 @@ import pytest
 from pipelines import cli
 from pipelines.connectors.warehouse import WarehouseQueryError
 from pipelines.local.processes import free_port
-from pipelines.streaming.query_endpoint import (
+from pipelines.streaming.query_endpoint import TOKEN_HEADER, query_endpoint
+from pipelines.streaming.query_protocol import (
     ADVERT_NAME,
-    TOKEN_HEADER,
     Advert,
     live_advert,
-    query_endpoint,
     read_advert,
     write_advert,
 )

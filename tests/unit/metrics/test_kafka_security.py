@@ -10,8 +10,9 @@ import pytest
 from faust.auth import SASLCredentials, SSLCredentials
 from pydantic import SecretStr, ValidationError
 
-from pipelines.config import KafkaSettings, load_settings
+from pipelines.config import load_settings
 from pipelines.kafka_clients import aiokafka_options, describe, faust_credentials
+from pipelines.settings_sections import KafkaSettings
 
 SECRET = "s3cr3t-sasl-Pa55word-unit"
 

@@ -9,10 +9,11 @@ from pathlib import Path
 from prometheus_client import REGISTRY
 
 from pipelines import metrics
-from pipelines.config import MetricsSettings, load_settings
+from pipelines.config import load_settings
 from pipelines.domain.events import Stream
 from pipelines.ingest.files import ingest_stream
 from pipelines.ingest.step import Outcome
+from pipelines.settings_sections import MetricsSettings
 from pipelines.streaming.ingest_worker import OUTCOME_LABEL
 
 FAMILIES = {

@@ -17,7 +17,8 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipelines import metrics
-from pipelines.config import MetricsSettings, load_settings
+from pipelines.config import load_settings
+from pipelines.settings_sections import MetricsSettings
 from pipelines.streaming.freshness import EVENT_TIME_COLUMNS, newest_in_batch, newest_sql
 from pipelines.streaming.monitor import Stage, StageLag, TopicLag
 from pipelines.warehouse.tables import arrow_schema

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipelines.commands.query import FORMATS, write
-from pipelines.streaming.query_endpoint import (
+from pipelines.streaming.query_protocol import (
     Advert,
     decode_result,
     decode_value,
