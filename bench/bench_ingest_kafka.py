@@ -152,7 +152,15 @@ def main() -> int:
             }
             log = (tmp / "worker.log").open("wb")
             worker = subprocess.Popen(
-                [sys.executable, "-m", "jobs.faust_ingest", "worker", "-l", "info"],
+                [
+                    sys.executable,
+                    "-m",
+                    "jobs.faust_ingest",
+                    "worker",
+                    "--without-web",
+                    "-l",
+                    "info",
+                ],
                 cwd=tmp,
                 env=env,
                 stdout=log,

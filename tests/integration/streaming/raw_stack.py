@@ -99,7 +99,9 @@ def run_stack(
             "PULSE_LOADER__WITHIN_S": "0.2",
             **(extra_env or {}),
         }
-        ingest_argv = [sys.executable, "-m", "jobs.faust_ingest", "worker", "-l", "info"]
+        ingest_argv = [
+            sys.executable, "-m", "jobs.faust_ingest", "worker", "--without-web", "-l", "info"
+        ]
         procs.append(Proc("ingest", ingest_argv, env, tmp / "ingest.log"))
         procs.append(Proc("loader", [sys.executable, "-m", "jobs.faust_loader"], env,
                           tmp / "loader.log"))  # fmt: skip

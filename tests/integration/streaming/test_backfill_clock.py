@@ -107,7 +107,7 @@ def wall_clock_ingest(tmp_path: Path) -> Iterator[tuple[dict[str, str], Proc]]:
             "PULSE_STACK__DIR": str(tmp_path / "stack"),
             "PULSE_FLINK__REST_PORT": "1",  # no Flink here: status says so
         }
-        argv = [sys.executable, "-m", "jobs.faust_ingest", "worker", "-l", "info"]
+        argv = [sys.executable, "-m", "jobs.faust_ingest", "worker", "--without-web", "-l", "info"]
         proc = Proc("ingest", argv, env, tmp_path / "ingest.log")
         yield env, proc
         proc.stop()

@@ -53,7 +53,7 @@ class Ingest:
         }
         log = (self.workdir / f"worker-{len(self.procs)}.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jobs.faust_ingest", "worker", "-l", "info"],
+            [sys.executable, "-m", "jobs.faust_ingest", "worker", "--without-web", "-l", "info"],
             cwd=self.workdir,
             env=full_env,
             stdout=log,
