@@ -85,9 +85,9 @@ def parse_args(flink: FlinkSettings, argv: Sequence[str] | None = None) -> argpa
     p = argparse.ArgumentParser(prog="python -m jobs.flink_streaming", description=__doc__)
     p.add_argument(
         "--checkpoint-dir",
-        type=Path,
-        default=Path(flink.checkpoint_dir),
-        help=f"PULSE_FLINK__CHECKPOINT_DIR (default here: {flink.checkpoint_dir})",
+        default=flink.checkpoint_dir,
+        help="a local folder, or a URI (s3://bucket/path) on a cluster, where the operator "
+        f"restores from (PULSE_FLINK__CHECKPOINT_DIR; default here: {flink.checkpoint_dir})",
     )
     p.add_argument(
         "--checkpoint-interval",
@@ -126,8 +126,19 @@ def parse_args(flink: FlinkSettings, argv: Sequence[str] | None = None) -> argpa
     return p.parse_args(argv)
 
 
+def local_checkpoint_dir(checkpoint_dir: str) -> Path | None:
+    """The folder of a local checkpoint directory; None for a URI (``s3://``, ``file://``...)."""
+    return None if "://" in checkpoint_dir else Path(checkpoint_dir)
+
+
+def checkpoint_uri(checkpoint_dir: str) -> str:
+    """``execution.checkpointing.dir``: a URI as given, a local folder as ``file://``."""
+    local = local_checkpoint_dir(checkpoint_dir)
+    return checkpoint_dir if local is None else local.resolve().as_uri()
+
+
 def flink_config(args: argparse.Namespace, restore: Path | None) -> tuple[tuple[str, str], ...]:
-    ckpt_uri = args.checkpoint_dir.resolve().as_uri()
+    ckpt_uri = checkpoint_uri(args.checkpoint_dir)
     config = [
         ("execution.checkpointing.dir", ckpt_uri),
         ("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION"),
@@ -176,7 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    restore = None if args.from_earliest else latest_checkpoint(args.checkpoint_dir)
+    local = local_checkpoint_dir(args.checkpoint_dir)
+    # a local folder: this process finds the checkpoint to resume from (a restart by `pulse
+    # up`); a URI (object storage on a cluster): the Flink Kubernetes Operator restores the
+    # job from its savepoints / HA metadata, so nothing is looked up or pruned here
+    restore = None if args.from_earliest or local is None else latest_checkpoint(local)
     connector = KafkaConnector(
         settings.kafka.bootstrap,
         group_id=args.group,
@@ -185,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         changelog_idle_timeout_ms=int(args.changelog_idle_timeout * 1000),
         client_properties=flink_kafka_properties(settings.kafka),
     )
-    for old in prune_checkpoints(args.checkpoint_dir, restore):
+    for old in prune_checkpoints(local, restore) if local is not None else ():
         log.info("removed the checkpoints of an earlier job: %s", old)
     if restore is not None:
         log.info("resuming from checkpoint %s", restore)

@@ -155,7 +155,7 @@ class LagReader:
         behind: dict[tuple[str, Any], int] = {}  # (group, partition) -> first uncommitted offset
         for stage in wanted:
             committed_by_tp: dict[Any, int] = {}
-            for tp, meta in (await admin.list_consumer_group_offsets(stage.group)).items():
+            for tp, meta in (await _group_offsets(admin, stage.group)).items():
                 if meta is not None and meta.offset >= 0:
                     committed_by_tp[tp] = meta.offset
             lags = StageLag(stage)
@@ -183,6 +183,29 @@ class LagReader:
                     ]
                     topic_lag.oldest_ms = min(known) if known else None
         return result
+
+
+#: errors of a broker that is still starting (or moving) its group coordinator: retried
+COORDINATOR_RETRY_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+async def _group_offsets(admin: Any, group: str) -> Any:
+    """A group's committed offsets, retried while the broker's group coordinator is not ready
+    (right after a broker start, or while coordination moves): a transient state, not an error."""
+    from aiokafka.errors import (
+        CoordinatorLoadInProgressError,
+        CoordinatorNotAvailableError,
+        NotCoordinatorError,
+    )
+
+    for pause in (*COORDINATOR_RETRY_S, None):
+        try:
+            return await admin.list_consumer_group_offsets(group)
+        except (CoordinatorLoadInProgressError, CoordinatorNotAvailableError, NotCoordinatorError):
+            if pause is None:
+                raise
+            await asyncio.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 async def stage_lags(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 
 from pipelines.config import Settings
 from pipelines.domain.events import Stream
@@ -39,11 +40,21 @@ class DataSet:
     def max_event_ms(self, stream: Stream) -> int:
         return max(int(json.loads(line)["event_time"]) for line in self.clean[stream])
 
-    def final_watermark_cutoff(self, settings: Settings) -> int:
-        """What the final watermark closes: the slowest event stream's newest event
-        less the watermark delay and the allowed lateness."""
-        newest = min(self.max_event_ms(s) for s in EVENT_STREAMS)
-        return newest - (settings.watermark_delay_ms + settings.allowed_lateness_ms)
+    def final_watermark_cutoff(self, settings: Settings, partitions: int = 2) -> int:
+        """What the final watermark closes when the clean records are produced keyed (Kafka's
+        murmur2 partitioner) into ``partitions`` partitions: Flink's watermark is per clean
+        partition, so it is the newest event of the slowest partition of the slowest event
+        stream, less the watermark delay and the allowed lateness."""
+        newest: dict[tuple[Stream, int], int] = {}
+        for stream in EVENT_STREAMS:
+            key_field = spec_of(stream).key_field
+            for line in self.clean[stream]:
+                event = json.loads(line)
+                part = (murmur2(event[key_field].encode()) & 0x7FFFFFFF) % partitions
+                slot = (stream, part)
+                newest[slot] = max(newest.get(slot, event["event_time"]), event["event_time"])
+        slowest = min(newest.values())
+        return slowest - (settings.watermark_delay_ms + settings.allowed_lateness_ms)
 
     def messages(self, split: float = 1.0) -> tuple[list[Message], list[Message]]:
         """Changelogs, dead letters and late events, then each event stream in its
