@@ -28,8 +28,7 @@ run: setup
 	@test -d $(DEMO_DIR) || $(BIN)/pulse generate --out $(DEMO_DIR)
 	$(BIN)/pulse run --input $(DEMO_DIR) --warehouse $(WAREHOUSE)
 
-test: setup
-	bash infra/prometheus/install-promtool.sh
+test: setup deploy-check
 	$(BIN)/python -m pytest
 
 test-unit: setup
