@@ -51,7 +51,7 @@ import faust
 from pipelines import kafka_clients, metrics
 from pipelines.config import Settings, load_settings
 from pipelines.connectors.warehouse import Warehouse
-from pipelines.errors import PulseError
+from pipelines.errors import PulseError, WarehouseLockedError
 from pipelines.load.kafka_records import (
     CLICKS_TABLE,
     TOPIC_TABLES,
@@ -70,6 +70,8 @@ log.setLevel(logging.INFO)
 
 JOB = "faust_loader"  # the ``job`` label of its metrics
 ATTEMPTS = 8  # then the process exits without acking: the batch is redelivered on restart
+#: seconds between two tries while another process holds the embedded warehouse folder
+LOCKED_RETRY_S = 1.0
 
 
 class WarehouseWriter:
@@ -174,11 +176,19 @@ async def _store_with_retries(
     writer: WarehouseWriter, topic: str, records: Sequence[Record]
 ) -> int:
     delay = 0.5
-    for attempt in range(1, ATTEMPTS + 1):
+    attempt = 0
+    while attempt < ATTEMPTS:
         try:
             rows: int = await writer.run(writer.store, topic, records)
             return rows
+        except WarehouseLockedError as err:
+            # Another process holds the embedded folder (an analyst's query, a dump): an outage
+            # of the warehouse, not a failed insert. Wait for it without using up the attempts;
+            # nothing is acked meanwhile, so no row is lost.
+            log.warning("storing %s waits for the warehouse: %s", topic, err)
+            await asyncio.sleep(LOCKED_RETRY_S)
         except Exception as err:  # never ack what is not stored: retry, then exit
+            attempt += 1
             log.error(
                 "storing %d records of %s failed (try %d): %s", len(records), topic, attempt, err
             )
@@ -228,13 +238,21 @@ def create_app(settings: Settings) -> tuple[faust.App, WarehouseWriter]:
         app.agent(channel, name=f"load-{table}")(make_agent(topic))
 
     async def open_warehouse() -> None:
-        """Open (and migrate) the warehouse at start: fail fast when it is locked."""
+        """Open (and migrate) the warehouse at start; wait while another process holds the
+        embedded folder, fail fast on any other error (a file in its place, no permission)."""
         metrics.serve(settings.metrics, "loader")
-        try:
-            await writer.run(writer._warehouse)
-        except PulseError as err:
-            log.critical("%s", err)
-            os._exit(2)
+        while True:
+            try:
+                await writer.run(writer._warehouse)
+                break
+            except WarehouseLockedError as err:
+                # Locked by another process (a query, a dump): the loader is restarted by a
+                # supervisor into that state, so exiting would only loop; wait and retry.
+                log.warning("%s: retrying every %.0f s", err, LOCKED_RETRY_S)
+                await asyncio.sleep(LOCKED_RETRY_S)
+            except PulseError as err:
+                log.critical("%s", err)
+                os._exit(2)
         # `pulse query` while the stack runs: read-only SQL, run on the warehouse thread
         await asyncio.to_thread(query_endpoint.serve, settings, writer._executor)
 
