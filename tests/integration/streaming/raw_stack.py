@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.commands.status import wait_stored
@@ -100,7 +100,13 @@ def run_stack(
             **(extra_env or {}),
         }
         ingest_argv = [
-            sys.executable, "-m", "jobs.faust_ingest", "worker", "--without-web", "-l", "info"
+            sys.executable,
+            "-m",
+            "jobs.faust_ingest",
+            "worker",
+            "--without-web",
+            "-l",
+            "info",
         ]
         procs.append(Proc("ingest", ingest_argv, env, tmp / "ingest.log"))
         procs.append(Proc("loader", [sys.executable, "-m", "jobs.faust_loader"], env,
@@ -207,3 +213,213 @@ def pulse_produce(raw_dir: Path) -> Producer:
         assert res.returncode == 0, res.stderr.decode(errors="replace")
 
     return produce
+
+
+# --- a live stack for scenario drivers: paced producers, kills, restarts, rebalances ----------
+
+#: drive(stack): produce the raw data while killing, restarting or pausing parts of the stack
+Driver = Callable[["LiveStack"], None]
+#: the topics whose record counts a run reports (the ingest's inputs and outputs)
+COUNTED_PREFIXES = ("raw.", "clean.", "deadletter.", "results.late_events")
+
+
+@dataclass
+class LiveRun(StackRun):
+    #: (seconds since the start, what happened): every fault and phase of the driver
+    events: list[tuple[float, str]] = field(default_factory=list)
+    #: records per raw, clean, dead-letter and late-event topic at the end of the run
+    records: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class LiveStack:
+    """The running stack a :data:`Driver` works on: the broker and the job processes, each
+    started, killed (``kill -9`` of its process group) and started again the way ``pulse up``
+    starts it after a crash. Ingest workers are ``ingest``, ``ingest-2``, ... (one group)."""
+
+    tmp: Path
+    broker: LocalKafkaBroker
+    env: dict[str, str]
+    argv: dict[str, list[str]]
+    envs: dict[str, dict[str, str]]
+    began: float
+    procs: dict[str, Proc] = field(default_factory=dict)
+    started: list[Proc] = field(default_factory=list)
+    events: list[tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def bootstrap(self) -> str:
+        return self.broker.bootstrap
+
+    @property
+    def rest_port(self) -> int:
+        return int(self.env["PULSE_FLINK__REST_PORT"])
+
+    def settings(self) -> Settings:
+        """The settings of the stack (broker, groups, Flink's REST port) for the monitors."""
+        return load_settings(
+            kafka={"bootstrap": self.bootstrap}, flink={"rest_port": self.rest_port}
+        )
+
+    def note(self, what: str) -> None:
+        self.events.append((round(time.monotonic() - self.began, 1), what))
+
+    def start(self, name: str) -> Proc:
+        proc = Proc(name, self.argv[name], self.envs[name], self.tmp / f"{name}.log")
+        self.procs[name] = proc
+        self.started.append(proc)
+        return proc
+
+    def kill9(self, name: str) -> None:
+        """``kill -9`` of the job's whole process group (PyFlink: Python and its JVM)."""
+        self.procs[name].kill9()
+        self.note(f"kill -9 {name}")
+
+    def restart(self, name: str) -> Proc:
+        """Start the job again after it was killed (what ``pulse up`` does for a dead job)."""
+        proc = self.start(name)
+        self.note(f"started {name} again")
+        return proc
+
+    def stop(self, name: str) -> None:
+        """A graceful stop (SIGTERM; the loader closes and unlocks the warehouse)."""
+        self.procs[name].stop()
+        self.note(f"stopped {name}")
+
+    def assert_alive(self) -> None:
+        for proc in self.procs.values():
+            assert proc.alive(), f"{proc.name} exited:\n{proc.tail()}"
+
+
+def run_live(
+    tmp: Path,
+    drive: Driver,
+    reference_ms: int,
+    *,
+    partitions: int = 3,
+    extra_env: Mapping[str, str] | None = None,
+    ingest_workers: int = 1,
+    deadline_s: float = 900.0,
+) -> LiveRun:
+    """Like :func:`run_stack`, but the driver gets the live stack (to kill and restart jobs,
+    stop the broker, pace producers) and the run reports its events and topic record counts.
+    Every job must be running when the driver returns; they are then drained and settled by
+    the same conditions as :func:`run_stack` (never by a fixed sleep), for at most
+    ``deadline_s`` (generous: a shared 2-core machine can take minutes to start Flink)."""
+    require_kafka_jars()
+    began = time.monotonic()
+    tmp.mkdir(parents=True, exist_ok=True)
+    broker = LocalKafkaBroker(tmp / "kafka", port=None, start_timeout=90.0).start()
+    live: LiveStack | None = None
+    try:
+        asyncio.run(ensure_topics(broker.bootstrap, pulse_topics(partitions)))
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "PULSE_KAFKA__BOOTSTRAP": broker.bootstrap,
+            "PULSE_WORK_DIR": str(tmp / "work"),
+            "PULSE_FLINK__REST_PORT": str(free_port()),
+            "PULSE_INGEST__SESSION_TIMEOUT_MS": "6000",
+            "PULSE_INGEST__DATA_DIR": str(tmp / "ingest-data"),
+            "PULSE_STACK__DIR": str(tmp / "stack"),
+            "PULSE_WAREHOUSE": str(tmp / "wh-streaming"),
+            "PULSE_LOADER__DATA_DIR": str(tmp / "loader-data"),
+            "PULSE_LOADER__JOURNAL": str(tmp / "loader-journal.jsonl"),
+            "PULSE_LOADER__BATCH": "500",
+            "PULSE_LOADER__WITHIN_S": "0.2",
+            **(extra_env or {}),
+        }
+        ingest_argv = [
+            sys.executable,
+            "-m",
+            "jobs.faust_ingest",
+            "worker",
+            "--without-web",
+            "-l",
+            "info",
+        ]
+        argv = {
+            "loader": [sys.executable, "-m", "jobs.faust_loader"],
+            "flink": flink_command(tmp / "checkpoints", env["PULSE_FLINK__REST_PORT"]),
+        }
+        envs = {"loader": env, "flink": env}
+        workers = ["ingest"] + [f"ingest-{n}" for n in range(2, ingest_workers + 1)]
+        for name in workers:
+            argv[name] = ingest_argv
+            # each worker its own Faust data folder (one group: the ingest's consumer group)
+            envs[name] = {**env, "PULSE_INGEST__DATA_DIR": str(tmp / f"{name}-data")}
+        live = LiveStack(tmp, broker, env, argv, envs, began)
+        for name in [*workers, "loader", "flink"]:
+            live.start(name)
+        drive(live)
+        live.note("driver done")
+        code, reason = _wait_stored_retrying(live.settings(), deadline_s)
+        live.assert_alive()
+        assert code == 0, f"{reason}\n" + "\n".join(
+            f"--- {p.name}\n{p.tail()}" for p in live.procs.values()
+        )
+        live.note("stored and settled")
+        for name in [n for n in live.procs if n != "loader"] + ["loader"]:
+            live.procs[name].stop()  # the loader last, gracefully: the folder is unlocked
+        records = asyncio.run(topic_records(broker.bootstrap, COUNTED_PREFIXES))
+        cutoff = final_watermark_cutoff(broker.bootstrap, reference_ms)
+        dump_in_subprocess(tmp / "wh-streaming", tmp / "dump-streaming", env)
+        return LiveRun(
+            tmp / "dump-streaming",
+            cutoff,
+            {p.name: p.log for p in live.started},
+            time.monotonic() - began,
+            events=live.events,
+            records=records,
+        )
+    finally:
+        if live is not None:
+            for proc in reversed(live.started):
+                proc.stop(timeout=30)
+        broker.stop()
+
+
+def _wait_stored_retrying(settings: Settings, deadline_s: float) -> tuple[int, str]:
+    """``wait_stored`` of every stage, asked again while the broker cannot answer yet (a group
+    coordinator still loading right after the broker started or restarted)."""
+    from aiokafka.errors import KafkaError
+
+    from pipelines.streaming.monitor import stages
+
+    deadline = time.monotonic() + deadline_s
+    while True:
+        left = max(1.0, deadline - time.monotonic())
+        waiting = wait_stored(settings, stages(settings), left, False, settle=SETTLE_S)
+        try:
+            return asyncio.run(waiting)
+        except KafkaError as err:
+            if not err.retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+
+
+async def topic_records(bootstrap: str, prefixes: tuple[str, ...]) -> dict[str, int]:
+    """Records per topic (end less start offsets, over all partitions) of the topics whose
+    name starts with one of ``prefixes``."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        topics = sorted(t for t in await admin.list_topics() if t.startswith(prefixes))
+        described = await admin.describe_topics(topics) if topics else []
+    finally:
+        await admin.close()
+    tps = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(tps) if tps else {}
+        starts = await consumer.beginning_offsets(tps) if tps else {}
+    finally:
+        await consumer.stop()
+    counts = dict.fromkeys(topics, 0)
+    for tp in tps:
+        counts[tp.topic] += ends[tp] - starts[tp]
+    return counts
