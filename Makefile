@@ -29,6 +29,7 @@ run: setup
 	$(BIN)/pulse run --input $(DEMO_DIR) --warehouse $(WAREHOUSE)
 
 test: setup deploy-check
+	bash infra/kafka/install-kcat.sh
 	$(BIN)/python -m pytest
 
 test-unit: setup
