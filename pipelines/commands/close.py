@@ -22,7 +22,7 @@ fct_payout_adjustments, in the first open month after it.
 
 Closing a closed month is a no-op. A month is final when the warehouse has seen
 event time past the month end + watermark delay + allowed lateness + the
-attribution hold-back (the attribution window); before that the close is
+click hold-back (the attribution window + the click-flood minute); before that the close is
 refused (exit 1) and says why, unless --force.
 
 Before freezing, differences of earlier closed months not booked yet are booked

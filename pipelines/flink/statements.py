@@ -18,6 +18,19 @@ from pipelines.flink.schemas import AD_CLICKS, CAMPAIGNS, COMMENTS, CREATOR_PROF
 from pipelines.flink.sql import contains_any_token, in_list, interval
 
 MINUTE = "INTERVAL '1' MINUTE"
+MINUTE_MS = 60_000
+
+
+def click_holdback_ms(s: Settings) -> int:
+    """How far behind the source watermark a click's result is emitted (and every result that
+    counts clicks: engagement windows, eligibility, payouts).
+
+    A click leaves the plan once the watermark has passed it by the flood minute (the
+    ``click_floods`` window and its join) plus the attribution window (the ``click_view_pairs``
+    interval join holds its output watermark back by its bound); the 1 ms attribution window
+    then fires. A result dated before ``watermark - click_holdback_ms`` is final and emitted.
+    """
+    return s.attribution_window_ms + MINUTE_MS
 
 
 def utc(epoch_ms: str) -> str:

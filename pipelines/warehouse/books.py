@@ -96,9 +96,10 @@ class Finality:
     by then, changelog versions as of then). Once the watermark (max event
     time seen - watermark delay) is past the month end by the allowed
     lateness, every event of the month that could still arrive would be late
-    and change nothing. The hold-back adds the attribution window on top: the
-    last clicks of the month are emitted by the attribution join only when the
-    watermark passes them by that much, so their results are in the warehouse.
+    and change nothing. The hold-back adds the job's click hold-back on top (the
+    attribution window and the flood minute): the last clicks of the month are
+    emitted only when the watermark passes them by that much, so their results
+    are in the warehouse.
     """
 
     month: date
@@ -118,7 +119,7 @@ class Finality:
             f"{format_instant(self.final_after_ms)} (month end "
             f"{format_instant(month_end_ms(self.month))} + watermark delay "
             f"{_duration(self.watermark_delay_ms)} + allowed lateness "
-            f"{_duration(self.allowed_lateness_ms)} + attribution hold-back "
+            f"{_duration(self.allowed_lateness_ms)} + click hold-back "
             f"{_duration(self.holdback_ms)})"
         )
         if self.seen_ms is None:

@@ -28,6 +28,7 @@ import pyarrow as pa
 from pipelines.config import Settings
 from pipelines.connectors.warehouse import Warehouse
 from pipelines.errors import PulseError
+from pipelines.flink.statements import click_holdback_ms
 from pipelines.warehouse.books import (
     ZERO,
     Finality,
@@ -93,8 +94,9 @@ def _yyyymm(months: Iterable[date]) -> list[int]:
 
 
 def holdback_ms(settings: Settings) -> int:
-    """The attribution hold-back of the finality rule (see :class:`books.Finality`)."""
-    return settings.attribution_window_ms
+    """The hold-back of the finality rule (see :class:`books.Finality`): how far behind the
+    watermark the streaming job emits a click (``flink.statements.click_holdback_ms``)."""
+    return click_holdback_ms(settings)
 
 
 def month_finality(wh: Warehouse, settings: Settings, month: date) -> Finality:

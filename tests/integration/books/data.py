@@ -18,7 +18,7 @@
 
   The superset adds k-j5 (c-pay, 01-29 12:00, USD, payable), k-j6 (c-new, 01-30
   08:00, EUR, valid not payable) and k-f2 (c-pay, 02-02 12:00, EUR, payable).
-- A view at 02-03 00:00 takes the event time seen past 02-01 01:35: January is final,
+- A view at 02-03 00:00 takes the event time seen past 02-01 01:36: January is final,
   February is not.
 - Hostile lines: views.jsonl starts with a BOM and identical bad lines (the collapse
   case of issue 12) and every hostile kind; comments.jsonl starts with a BOM before a

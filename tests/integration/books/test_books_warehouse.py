@@ -124,11 +124,11 @@ def failing(wh: Warehouse) -> set[str]:
 
 
 def test_a_month_is_final_only_after_the_hold_back(wh: Warehouse) -> None:
-    late_in_january = click("k2", "2026-02-01 01:34:59.999", payable=False)
+    late_in_january = click("k2", "2026-02-01 01:35:59.999", payable=False)
     load(wh, click("k1", "2026-01-10 12:00:00"), late_in_january)
-    with pytest.raises(MonthNotFinalError, match=r"2026-02-01T01:35:00.000Z"):
+    with pytest.raises(MonthNotFinalError, match=r"2026-02-01T01:36:00.000Z"):
         close_month(wh, SETTINGS, JAN)
-    load(wh, click("k3", "2026-02-01 01:35:00", payable=False))
+    load(wh, click("k3", "2026-02-01 01:36:00", payable=False))
     assert not close_month(wh, SETTINGS, JAN).record.forced
     assert failing(wh) == set()
 

@@ -35,7 +35,7 @@ def test_close_freezes_the_month(closed: Closing) -> None:
     assert all(len(r["content_hash"]) == 64 for r in rows)
     (record,) = closed.tables["fct_payout_closes"]
     assert (record["month"], record["forced"], record["statement_rows"]) == ("2026-01-01", False, 3)
-    assert record["final_after"] == "2026-02-01T01:35:00.000Z"
+    assert record["final_after"] == "2026-02-01T01:36:00.000Z"
     assert record["seen_event_time"] == "2026-02-03T00:00:00.000Z"
 
 
@@ -52,7 +52,7 @@ def test_a_month_not_final_is_refused_with_the_reason(closed: Closing) -> None:
     message = done.stderr.strip()
     assert "month 2026-02 is not final" in message
     assert "2026-02-03T00:00:00.000Z" in message  # seen
-    assert "2026-03-01T01:35:00.000Z" in message  # needed
+    assert "2026-03-01T01:36:00.000Z" in message  # needed
     assert "--force" in message
 
 

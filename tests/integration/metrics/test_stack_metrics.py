@@ -142,12 +142,13 @@ def test_flink_checkpoints_from_its_reporter_agree_with_its_rest_api_and_log(
     rest = stack_run.rest_checkpoints
     # the REST answer came just after the scrape; checkpoints every second
     assert completed <= rest["completed"] <= completed + 10, (completed, rest)
-    assert failed == rest["failed"], (failed, rest)
     # Every failure is one the JobManager logged; measured: only the triggers of the first
-    # seconds, before every task ran (Flink counts them as failed checkpoints too).
+    # seconds, before every task ran (Flink counts them as failed checkpoints too). Read in
+    # this order (scrape, REST, log), the counts can only grow: a trigger may still fail
+    # between the reads on a machine slow to start every task.
     log = "\n".join(p.read_text(errors="replace") for p in stack_run.flink_logs)
     failures = [line for line in log.splitlines() if "Failed to trigger checkpoint" in line]
-    assert failed == len(failures), (failed, failures[:3])
+    assert failed <= rest["failed"] <= len(failures), (failed, rest, failures[:3])
     assert all("Not all required tasks are currently running" in f for f in failures)
     records_in = [
         v

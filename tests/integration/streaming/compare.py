@@ -16,6 +16,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from pipelines.config import load_settings
+from pipelines.flink.statements import click_holdback_ms
+
 Row = dict[str, Any]
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -45,14 +48,18 @@ def _ms(value: datetime | date) -> int:
 
 
 def closed_by(cutoff_ms: int) -> dict[str, Callable[[Row], bool]]:
-    """Which bounded rows the streaming run must have produced by watermark ``cutoff_ms``."""
+    """Which bounded rows the streaming run must have produced by watermark ``cutoff_ms``.
+
+    Clicks leave the job the plan's click hold-back behind the watermark, and so do the
+    results that count them (windows count valid clicks; eligibility and payouts follow)."""
     day = 86_400_000
+    emitted = cutoff_ms - click_holdback_ms(load_settings())
     return {
-        "fct_attributed_clicks": lambda r: _ms(r["event_time"]) < cutoff_ms,
-        "fct_engagement_windows": lambda r: _ms(r["window_end"]) <= cutoff_ms,
-        "fct_eligibility": lambda r: _ms(r["as_of"]) <= cutoff_ms,
-        "fct_eligibility_transitions": lambda r: _ms(r["as_of"]) <= cutoff_ms,
-        "agg_creator_payouts_daily": lambda r: _ms(r["day"]) + day <= cutoff_ms,
+        "fct_attributed_clicks": lambda r: _ms(r["event_time"]) < emitted,
+        "fct_engagement_windows": lambda r: _ms(r["window_end"]) <= emitted,
+        "fct_eligibility": lambda r: _ms(r["as_of"]) <= emitted,
+        "fct_eligibility_transitions": lambda r: _ms(r["as_of"]) <= emitted,
+        "agg_creator_payouts_daily": lambda r: _ms(r["day"]) + day <= emitted,
         "dim_creator_profiles": lambda r: True,
         "dim_campaigns": lambda r: True,
         "raw_late_events": lambda r: True,
