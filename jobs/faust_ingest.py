@@ -1,5 +1,5 @@
 """Streaming ingest as a Faust app: ``raw.*`` -> ``clean.*``, ``deadletter.rejected``,
-``results.late_events``.
+``results.late_events``, and ``results.ingest_ledger`` (one record per batch and raw partition).
 
 Run (a broker with the pulse topics: ``make up``)::
 

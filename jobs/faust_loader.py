@@ -8,7 +8,13 @@ returned, and for clicks after :func:`~pipelines.warehouse.rollups.rebuild_payou
 of the touched UTC days: a crash at any point redelivers the batch, and the
 re-insert replaces the same rows (ReplacingMergeTree keyed by natural keys;
 payouts are recomputed from ``fct_attributed_clicks FINAL``), so money is never
-double-counted.
+double-counted. A click batch that touched a day of a CLOSED month then books the
+difference as adjustments (:func:`~pipelines.warehouse.close.book_adjustments`,
+run id :func:`~pipelines.load.kafka_records.batch_run_id`), so that a closed
+month's statement + adjustments = its clicks also when streaming results arrive
+after the close; redelivered, it books nothing twice (adjustment rows of an open
+month are replaced). Without a closed month this costs one query on the tiny
+``fct_payout_closes`` table per click batch.
 
 All warehouse work runs on ONE thread (chdb: one engine per process, one folder);
 this process must be the only one that opens an embedded warehouse folder.
@@ -43,6 +49,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +63,15 @@ from pipelines.load.kafka_records import (
     CLICKS_TABLE,
     TOPIC_TABLES,
     Record,
+    batch_run_id,
     batch_to_arrow,
     click_days,
+    closed_days,
 )
 from pipelines.streaming import query_endpoint
 from pipelines.streaming.freshness import newest_in_batch, newest_in_warehouse
 from pipelines.streaming.monitor import export_lags_forever
+from pipelines.warehouse.close import ADJUSTMENTS, book_adjustments, closed_months
 from pipelines.warehouse.migrations import migrate
 from pipelines.warehouse.rollups import PAYOUTS, rebuild_payouts
 
@@ -112,11 +122,13 @@ class WarehouseWriter:
             metrics.INSERT_ERRORS.labels(JOB, converted.table).inc()
             raise
         if converted.table == CLICKS_TABLE and rows:
+            days = click_days(converted.data)
             try:
-                rebuild_payouts(wh, click_days(converted.data))
+                rebuild_payouts(wh, days)
             except Exception:
                 metrics.INSERT_ERRORS.labels(JOB, PAYOUTS).inc()
                 raise
+            self._book_adjustments(wh, topic, records, days)
         metrics.ROWS_LOADED.labels(JOB, converted.table).inc(rows)
         newest = newest_in_batch(converted.table, converted.data) if rows else None
         if newest is not None:
@@ -125,6 +137,25 @@ class WarehouseWriter:
         if self.journal is not None:
             self._write_journal(topic, records, rows)
         return rows
+
+    def _book_adjustments(
+        self, wh: Warehouse, topic: str, records: Sequence[Record], days: Sequence[date]
+    ) -> None:
+        """Clicks of a closed month changed: book the difference (docs/finance.md)."""
+        try:
+            touched = closed_days(days, closed_months(wh))
+            if not touched:
+                return
+            booked = book_adjustments(wh, batch_run_id(topic, records))
+        except Exception:
+            metrics.INSERT_ERRORS.labels(JOB, ADJUSTMENTS).inc()
+            raise
+        log.info(
+            "clicks of closed months (%s .. %s) changed: %d adjustment rows booked",
+            touched[0],
+            touched[-1],
+            len(booked),
+        )
 
     def _observe_newest(self, wh: Warehouse) -> None:
         """Freshness right after (re)start: the newest event time already in the warehouse."""
@@ -202,7 +233,7 @@ def create_app(settings: Settings) -> tuple[faust.App, WarehouseWriter]:
     """The Faust app (one agent per results topic) and the writer it stores batches with."""
     cfg = settings.loader
     writer = WarehouseWriter(settings, Path(cfg.journal) if cfg.journal else None)
-    metrics.declare_loader(JOB, [*TOPIC_TABLES.values(), PAYOUTS])
+    metrics.declare_loader(JOB, [*TOPIC_TABLES.values(), PAYOUTS, ADJUSTMENTS])
     app = faust.App(
         cfg.group,
         broker=f"kafka://{settings.kafka.bootstrap}",

@@ -4,7 +4,8 @@ of pulse is derived from here, and from nowhere else.
 * :data:`STREAMS`: one entry per input stream (file stem, raw and clean topic, key field, JSON
   schema, Flink source table, warehouse dimension table for the changelogs);
 * :data:`RESULTS`: every topic the warehouse loader reads, with the table it fills (the Flink
-  sink table for job results, none for dead letters, late events and dimensions);
+  sink table for job results, none for dead letters, late events, the ingest ledger and
+  dimensions);
 * :class:`Topics`: the same names with an optional prefix (tests and benchmarks share one broker).
 
 ``infra/kafka/TOPICS.md`` is generated from this module (``python -m pipelines.domain.streams``)
@@ -20,6 +21,7 @@ from pipelines.domain.events import Stream
 __all__ = [
     "DEADLETTER_TOPIC",
     "LATE_TOPIC",
+    "LEDGER_TOPIC",
     "RESULTS",
     "STREAMS",
     "ResultSpec",
@@ -90,6 +92,8 @@ _BY_STEM = {spec.stem: spec for spec in STREAMS}
 
 DEADLETTER_TOPIC = "deadletter.rejected"
 LATE_TOPIC = "results.late_events"
+#: one record per streaming ingest batch and raw topic/partition read (``raw_ingest_ledger``)
+LEDGER_TOPIC = "results.ingest_ledger"
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,7 @@ RESULTS: tuple[ResultSpec, ...] = (
     ),
     ResultSpec(DEADLETTER_TOPIC, "raw_rejected_events", "source topic"),
     ResultSpec(LATE_TOPIC, "raw_late_events", "source topic"),
+    ResultSpec(LEDGER_TOPIC, "raw_ingest_ledger", "source topic/partition"),
     *(
         ResultSpec(spec.clean_topic, spec.dimension_table, spec.key_field)
         for spec in STREAMS
@@ -178,3 +183,7 @@ class Topics:
     @property
     def late(self) -> str:
         return self.prefix + LATE_TOPIC
+
+    @property
+    def ledger(self) -> str:
+        return self.prefix + LEDGER_TOPIC

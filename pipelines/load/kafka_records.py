@@ -9,7 +9,11 @@ the bounded run's files:
 * ``clean.creator_profiles`` / ``clean.campaigns`` carry clean JSON (epoch ms),
   read like :mod:`pipelines.load.dims`;
 * ``deadletter.rejected`` / ``results.late_events`` carry the ingest's JSON
-  contract (``raw_b64`` is the payload as received).
+  contract (``raw_b64`` is the payload as received);
+* ``results.ingest_ledger`` carries the ingest's ledger records
+  (:mod:`pipelines.ingest.ledger`, instants in epoch ms); of several records with
+  the same key in one batch (a batch redone after an ingest crash), the last one
+  is kept, as the table keeps the last insert.
 
 A record that cannot be parsed never stops the batch: it is returned in
 :attr:`Converted.bad` for the caller to log and count (results topics are
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -29,9 +33,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from pipelines.domain.streams import DEADLETTER_TOPIC, LATE_TOPIC, RESULTS, STREAMS
+from pipelines.domain.streams import DEADLETTER_TOPIC, LATE_TOPIC, LEDGER_TOPIC, RESULTS, STREAMS
 from pipelines.load.dims import dimension_read_schema
+from pipelines.load.ingest_rows import LedgerEntry, ledger_table
 from pipelines.load.results import result_read_schema
+from pipelines.warehouse.books import LedgerCounts
 from pipelines.warehouse.tables import arrow_schema
 
 #: every topic the loader reads -> its warehouse table (the stream catalog's)
@@ -75,6 +81,8 @@ def batch_to_arrow(topic: str, records: Sequence[Record]) -> Converted:
         return _rows(table, records, _rejected_row)
     if topic == LATE_TOPIC:
         return _rows(table, records, _late_row)
+    if topic == LEDGER_TOPIC:
+        return _ledger(table, records)
     raise KeyError(f"no warehouse table for topic {topic!r}")
 
 
@@ -84,6 +92,24 @@ def click_days(data: pa.Table) -> list[date]:
         return []
     days = pc.unique(pc.cast(data.column("event_time"), pa.date32()))
     return sorted(day for day in days.to_pylist() if day is not None)
+
+
+def closed_days(days: Iterable[date], closed: Iterable[date]) -> list[date]:
+    """The ``days`` that fall in a closed month (``closed``: first days of closed months)."""
+    months = {(m.year, m.month) for m in closed}
+    return sorted(day for day in set(days) if (day.year, day.month) in months)
+
+
+def batch_run_id(topic: str, records: Sequence[Record]) -> str:
+    """The id of one loader batch, for the adjustments it books: ``loader:TOPIC/P@FIRST-LAST``
+    per partition read (``,`` between partitions). The same batch, redelivered, has the same id.
+    """
+    ranges: dict[int, tuple[int, int]] = {}
+    for r in records:
+        low, high = ranges.get(r.partition, (r.offset, r.offset))
+        ranges[r.partition] = (min(low, r.offset), max(high, r.offset))
+    parts = ",".join(f"{topic}/{p}@{lo}-{hi}" for p, (lo, hi) in sorted(ranges.items()))
+    return f"loader:{parts or topic}"
 
 
 # --- JSON Lines values (results, dimensions) ------------------------------------------
@@ -190,6 +216,61 @@ def _late_row(record: Record) -> dict[str, Any]:
         "raw": _payload(obj),
         "reason": reason if isinstance(reason, str) and reason else "beyond_allowed_lateness",
     }
+
+
+# --- the ingest ledger -------------------------------------------------------------------
+
+
+def _count(obj: dict[str, Any], name: str) -> int:
+    value = _int(obj, name)
+    if value < 0:
+        raise ValueError(f"{name} is negative")
+    return value
+
+
+def _optional_ms(obj: dict[str, Any], name: str) -> int | None:
+    return None if obj.get(name) is None else _int(obj, name)
+
+
+def ledger_entry(record: Record) -> LedgerEntry:
+    """The ``raw_ingest_ledger`` row of one ``results.ingest_ledger`` record."""
+    obj = _object(record)
+    counts = LedgerCounts(
+        lines=_count(obj, "lines"),
+        accepted=_count(obj, "accepted"),
+        rejected=_count(obj, "rejected"),
+        replays=_count(obj, "replays"),
+        late=_count(obj, "late"),
+    )
+    return LedgerEntry(
+        run_id=_text(obj, "run_id"),
+        stream=_text(obj, "stream"),
+        source=_text(obj, "source"),
+        position_kind=_text(obj, "position_kind"),
+        first_position=_count(obj, "first_position"),
+        last_position=_count(obj, "last_position"),
+        counts=counts,
+        min_event_ms=_optional_ms(obj, "min_event_time"),
+        max_event_ms=_optional_ms(obj, "max_event_time"),
+        reference_ms=_int(obj, "reference_time"),
+        recorded_ms=_int(obj, "recorded_at"),
+    )
+
+
+def _ledger(table: str, records: Sequence[Record]) -> Converted:
+    # the table's key; the last record of a key wins (a redone batch replaces the crashed one's)
+    latest: dict[tuple[str, str, str, int], LedgerEntry] = {}
+    bad: list[tuple[Record, str]] = []
+    for record in records:
+        try:
+            entry = ledger_entry(record)
+        except (ValueError, TypeError) as err:
+            bad.append((record, str(err)))
+            continue
+        key = (entry.stream, entry.source, entry.run_id, entry.first_position)
+        latest.pop(key, None)  # keep the order of the last occurrences
+        latest[key] = entry
+    return Converted(table, ledger_table(list(latest.values())), bad)
 
 
 def _rows(table: str, records: Sequence[Record], convert: Any) -> Converted:

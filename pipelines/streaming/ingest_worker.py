@@ -26,6 +26,7 @@ from pipelines import metrics
 from pipelines.connectors.kafka_topics import TopicSpec, ensure_topics
 from pipelines.domain.events import Stream
 from pipelines.domain.streams import spec_of
+from pipelines.ingest.ledger import LedgerTally
 from pipelines.ingest.step import (
     TIME_HEADER,
     ChangelogRecord,
@@ -137,7 +138,7 @@ class IngestRunner:
         existing = set(await self._admin.list_topics())
         needed = [self.topics.raw(s) for s in cfg.streams]
         needed += [self.topics.clean(s) for s in cfg.streams]
-        needed += [self.topics.deadletter, self.topics.late]
+        needed += [self.topics.deadletter, self.topics.late, self.topics.ledger]
         missing = [t for t in needed if t not in existing]
         if missing:
             raise IngestSetupError(
@@ -334,6 +335,7 @@ class IngestRunner:
         commits: dict[TopicPartition, int] = {}
         streams_touched: set[Stream] = set()
         clean: list[tuple[int, int, Output]] = []
+        ledger: list[LedgerTally] = []
         for tp, msgs in records.items():
             if not msgs:
                 continue
@@ -344,6 +346,9 @@ class IngestRunner:
             emitted = self._emitted.get(tp)
             decide = ingestor.decide
             topic, partition = tp.topic, tp.partition
+            # the ledger record of this batch and partition (docs/finance.md, streaming)
+            tally = LedgerTally(stream.value, topic, partition, msgs[0].offset)
+            ledger.append(tally)
             for msg in msgs:
                 if emitted is not None:
                     done = emitted.pop(msg.offset, None)
@@ -351,20 +356,26 @@ class IngestRunner:
                         if done[0] is not Outcome.REJECTED:
                             ingestor.apply_emitted(done[0], done[1], done[2], partition)
                         redelivered[stream.value] += 1
+                        tally.count(done[0], done[2])  # the outcome it had
                         continue
                 decision = decide(msg.value or b"", topic, partition, msg.offset)
                 counts[(stream.value, decision.outcome)] += 1
                 out = decision.output
                 if out is None:
+                    tally.count(decision.outcome)
                     continue
                 if decision.outcome is Outcome.CLEAN:
-                    clean.append((int(dict(out.headers)[TIME_HEADER]), len(clean), out))
+                    when = int(dict(out.headers)[TIME_HEADER])
+                    tally.count(Outcome.CLEAN, when)
+                    clean.append((when, len(clean), out))
                     continue
+                tally.count(decision.outcome)
                 if decision.outcome is Outcome.REJECTED and decision.reason:
                     reasons[(stream.value, decision.reason)] += 1
                 await outputs.add(
                     out.topic, outputs.partition_of(out), out.key, out.value, out.headers
                 )
+            tally.finish(msgs[-1].offset, len(msgs))
             commits[tp] = self._next_offset[tp] = msgs[-1].offset + 1
             if emitted is not None and not emitted:
                 del self._emitted[tp]
@@ -374,6 +385,16 @@ class IngestRunner:
         clean.sort(key=lambda item: (item[0], item[1]))
         for _when, _seq, out in clean:
             await outputs.add(out.topic, outputs.partition_of(out), out.key, out.value, out.headers)
+        # The ledger records go with the outputs (acknowledged before the offsets are committed).
+        # A batch redone after a crash starts at the same committed offset: its records have the
+        # same run id and replace those of the crashed batch (pipelines/ingest/ledger.py).
+        recorded = int(time.time() * 1000)
+        ledger_topic = self.topics.ledger
+        for tally in ledger:
+            key = tally.key()
+            await outputs.add(
+                ledger_topic, outputs.partition(ledger_topic, key), key, tally.value(now, recorded)
+            )
         # 2. outputs durable
         for tp, end in (await outputs.flush()).items():
             self._acked_end[tp] = max(self._acked_end.get(tp, 0), end)

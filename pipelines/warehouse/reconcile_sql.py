@@ -239,13 +239,20 @@ def _count_ledger_sources(wh: Warehouse, scope: Scope) -> str:
 
 
 def _ledger_rejected(wh: Warehouse, scope: Scope) -> str:
+    """A file source: its latest run (a bounded run replaces the file's dead letters). A Kafka
+    source (topic/partition, position_kind offset): the sum over its rows, one per ingest batch
+    (a batch redone after a crash replaced its row; dead letters are one row per offset)."""
     latest = "(recorded_at, run_id)"
-    return f"""SELECT concat(stream, ' ', source), concat('ledger (run ', l_run, ') counts ',
-    toString(l_rejected), ' rejected lines, raw_rejected_events holds ', toString(r_rows))
+    return f"""SELECT concat(stream, ' ', source), concat('ledger (',
+    if(l_offsets, concat('sum over ', toString(l_rows), ' ingest batches'),
+        concat('run ', l_run)),
+    ') counts ', toString(l_rejected), if(l_offsets, ' rejected messages', ' rejected lines'),
+    ', raw_rejected_events holds ', toString(r_rows))
 FROM
 (
-    SELECT stream, source, argMax(run_id, {latest}) AS l_run,
-        argMax(rejected, {latest}) AS l_rejected
+    SELECT stream, source, max(position_kind = 'offset') AS l_offsets, count() AS l_rows,
+        argMax(run_id, {latest}) AS l_run,
+        if(l_offsets, sum(rejected), argMax(rejected, {latest})) AS l_rejected
     FROM {wh.table(LEDGER)} FINAL GROUP BY stream, source
 ) AS l
 LEFT JOIN
@@ -318,7 +325,8 @@ def sql_checks(settings: Settings) -> list[SqlCheck]:
         ),
         SqlCheck(
             "ledger_rejected_rows",
-            "per source: rejected in its latest ledger row = its rows in raw_rejected_events",
+            "per source: rejected of its latest ledger row (a file) or summed over its ingest "
+            "batches (a Kafka topic/partition) = its rows in raw_rejected_events",
             _count_ledger_sources,
             _ledger_rejected,
         ),

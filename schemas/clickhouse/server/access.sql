@@ -57,11 +57,18 @@ GRANT INSERT ON {database}.fct_eligibility TO pulse_loader;
 GRANT INSERT ON {database}.fct_eligibility_transitions TO pulse_loader;
 GRANT INSERT ON {database}.dim_creator_profiles TO pulse_loader;
 GRANT INSERT ON {database}.dim_campaigns TO pulse_loader;
+GRANT INSERT ON {database}.raw_ingest_ledger TO pulse_loader;
 -- ...and what rebuilding the payouts of the touched days needs (pipelines/warehouse/rollups.py):
 -- read the clicks, build a month in a staging table, swap it in (REPLACE/DROP PARTITION).
 GRANT SELECT ON {database}.fct_attributed_clicks TO pulse_loader;
 GRANT SELECT, INSERT, ALTER DELETE ON {database}.agg_creator_payouts_daily TO pulse_loader;
 GRANT CREATE TABLE, INSERT, SELECT, DROP TABLE ON {database}._stage_agg_creator_payouts_daily_* TO pulse_loader;
+-- ...and what booking the adjustments of closed months needs when a click batch touched one
+-- (pipelines/warehouse/close.py book_adjustments): read the closes, statements and adjustments,
+-- write adjustments.
+GRANT SELECT ON {database}.fct_payout_closes TO pulse_loader;
+GRANT SELECT ON {database}.fct_payout_statements TO pulse_loader;
+GRANT SELECT, INSERT ON {database}.fct_payout_adjustments TO pulse_loader;
 -- ...and the migration bookkeeping the loader checks at start (migrations are applied by
 -- pulse_admin beforehand: the loader's own run finds nothing pending).
 GRANT CREATE DATABASE ON {database}.* TO pulse_loader;

@@ -101,11 +101,18 @@ def test_finance_reads_payouts_and_statements_and_runs_the_close(formatted: list
 def test_loader_inserts_exactly_into_the_tables_it_loads(formatted: list[str]) -> None:
     loader = _grants(formatted)["pulse_loader"]
     registry_inserts = loader["INSERT"] & set(TABLES)
-    assert registry_inserts == set(TOPIC_TABLES.values()) | {PAYOUTS}
+    # ...and the adjustments it books when a click batch touched a closed month
+    assert registry_inserts == set(TOPIC_TABLES.values()) | {PAYOUTS, ADJUSTMENTS}
     for privilege, tables in loader.items():
         assert tables <= set(TABLES) | BOOKKEEPING, (privilege, tables)
     assert loader["ALTER DELETE"] == {PAYOUTS}
-    assert loader["SELECT"] & set(TABLES) == {"fct_attributed_clicks", PAYOUTS}
+    assert loader["SELECT"] & set(TABLES) == {
+        "fct_attributed_clicks",
+        PAYOUTS,
+        CLOSES,
+        STATEMENTS,
+        ADJUSTMENTS,
+    }
 
 
 def test_grants_name_only_registry_tables_and_cover_all_of_them(formatted: list[str]) -> None:
