@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import contextlib
 import json
 import os
 import random
@@ -49,7 +48,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
+from stack_bench import LOADER_ARGV, click_offsets, start, stop, visible_clicks
 
 from pipelines.connectors.kafka_topics import ensure_topics, pulse_topics
 from pipelines.domain.time import MINUTE_MS
@@ -73,23 +73,6 @@ UA = "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"
 
 def _json(obj: object) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
-
-
-def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=60)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
 
 
 async def _dimensions(producer: AIOKafkaProducer) -> None:
@@ -203,25 +186,6 @@ async def produce(bootstrap: str, rate: int, seconds: float, speed: float) -> Tr
     return triggers
 
 
-async def click_offsets(bootstrap: str, until: float) -> dict[int, str]:
-    """offset -> click id of results.attributed_clicks (read back after the run)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    tp = TopicPartition("results.attributed_clicks", 0)
-    consumer.assign([tp])
-    await consumer.seek_to_beginning(tp)
-    end = (await consumer.end_offsets([tp]))[tp]
-    out: dict[int, str] = {}
-    try:
-        while len(out) < end and time.monotonic() < until:
-            batch = await consumer.getmany(tp, timeout_ms=500)
-            for record in batch.get(tp, []):
-                out[record.offset] = json.loads(record.value)["click_id"]
-    finally:
-        await consumer.stop()
-    return out
-
-
 def main() -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -251,14 +215,14 @@ def main() -> int:
             "PULSE_LOADER__DATA_DIR": str(tmp / "loader-data"),
             "PULSE_LOADER__JOURNAL": str(tmp / "journal.jsonl"),
         }
-        procs.append(_start([sys.executable, "-m", "jobs.faust_loader"], env, tmp / "loader.log"))
+        procs.append(start(LOADER_ARGV, env, tmp / "loader.log"))
         flink_argv = [
             sys.executable, "-m", "jobs.flink_streaming",
             "--checkpoint-dir", str(tmp / "checkpoints"), "--checkpoint-interval", "10",
             "--changelog-idle-timeout", str(args.changelog_idle_timeout),
             "--rest-port", str(rest_port),
         ]  # fmt: skip
-        procs.append(_start(flink_argv, env, tmp / "flink.log"))
+        procs.append(start(flink_argv, env, tmp / "flink.log"))
         began = time.monotonic()
         while (state := flink_job_state(rest_port)) is None or state.state != "RUNNING":
             if time.monotonic() - began > 300 or procs[-1].poll() is not None:
@@ -270,15 +234,7 @@ def main() -> int:
         triggers = asyncio.run(produce(broker.bootstrap, args.rate, args.seconds, args.speed))
         time.sleep(8)  # let the last triggered clicks arrive
         offsets = asyncio.run(click_offsets(broker.bootstrap, time.monotonic() + 60))
-        visible: dict[str, int] = {}
-        for line in (tmp / "journal.jsonl").read_text().splitlines():
-            entry = json.loads(line)
-            if entry["topic"] != "results.attributed_clicks":
-                continue
-            for _partition, offset in entry["offsets"]:
-                cid = offsets.get(offset)
-                if cid is not None and cid not in visible:
-                    visible[cid] = entry["visible_ms"]
+        visible = visible_clicks(tmp / "journal.jsonl", offsets)
         warm_ms = produce_start_ms + int(args.warmup * 1000)
         eligible = {c: t for c, t in triggers.items() if t[0] >= warm_ms and t[1] is not None}
         lost = [c for c in eligible if c not in visible]
@@ -307,7 +263,7 @@ def main() -> int:
         return 0 if not lost else 1
     finally:
         for proc in reversed(procs):
-            _stop(proc)
+            stop(proc)
         broker.stop()
         print("logs and data in", tmp)
 
