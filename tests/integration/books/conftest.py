@@ -27,6 +27,15 @@ from tests.conftest import REPO
 
 from . import data
 
+#: the money columns of an adjustment row, in the order of the statement's totals
+DELTAS = (
+    "valid_clicks_delta",
+    "payable_clicks_delta",
+    "gross_micros_delta",
+    "creator_micros_delta",
+    "platform_micros_delta",
+)
+
 Row = dict[str, Any]
 
 DUMPS: dict[str, str] = {

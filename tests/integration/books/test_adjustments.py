@@ -9,17 +9,10 @@ from subprocess import CompletedProcess
 
 import pytest
 
-from .conftest import Books, Closing, Step
+from .conftest import DELTAS, Books, Closing, Step
 
 pytestmark = pytest.mark.integration
 
-DELTAS = (
-    "valid_clicks_delta",
-    "payable_clicks_delta",
-    "gross_micros_delta",
-    "creator_micros_delta",
-    "platform_micros_delta",
-)
 EXPECTED = {
     # k-j5: one more payable USD click of c-pay on 01-29
     ("c-pay", "USD"): (1, 1, 123_457, 61_728, 61_729),

@@ -29,18 +29,11 @@ from pipelines.local.kafka_broker import LocalKafkaBroker
 from tests.integration.streaming.conftest import Proc, require_kafka_jars
 
 from . import data
-from .conftest import Books
+from .conftest import DELTAS, Books
 
 pytestmark = pytest.mark.integration
 
 CLICKS_TOPIC = "results.attributed_clicks"
-DELTAS = (
-    "valid_clicks_delta",
-    "payable_clicks_delta",
-    "gross_micros_delta",
-    "creator_micros_delta",
-    "platform_micros_delta",
-)
 TIMES = ("event_time", "attributed_view_time")
 
 
