@@ -22,8 +22,8 @@ measures the pipeline's own delay after that wait:
   moment a query sees the row. (An embedded chdb folder can be opened by one
   process only, the loader, so the benchmark cannot poll it itself.)
 
-The input is clean records (views ~95 %, clicks ~5 % attributed to a view of
-the last few event minutes), produced at ``--rate`` records/s in 10 ms ticks;
+The input is clean records (views ~92 %, comments ~3 %, clicks ~5 % attributed
+to a view of the last few event minutes), produced at ``--rate`` records/s in 10 ms ticks;
 one campaign and the creator profiles are produced first. Clicks of the first
 ``--warmup`` seconds (Flink start, idle detection of the changelogs) and of
 the last few seconds (never triggered) are excluded.
@@ -147,6 +147,22 @@ async def produce(bootstrap: str, rate: int, seconds: float, speed: float) -> Tr
                     }
                     clicks[cid] = event_ms
                     await producer.send("clean.ad_clicks", _json(value), key=user.encode())
+                elif rng.random() < 0.03:
+                    # comments: every event stream must deliver to every partition, or it
+                    # holds the watermark (event sources never idle; docs/streaming.md)
+                    user = f"u_{rng.randrange(USERS)}"
+                    video_n = rng.randrange(VIDEOS)
+                    value = {
+                        "event_id": f"cm_{n}",
+                        "event_time": event_ms,
+                        "user_id": user,
+                        "video_id": f"v_{video_n}",
+                        "creator_id": f"cr_{video_n % CREATORS:04d}",
+                        "comment_id": f"cmt_{n}",
+                        "text_length": 12,
+                        "user_agent": UA,
+                    }
+                    await producer.send("clean.comments", _json(value), key=user.encode())
                 else:
                     user = f"u_{rng.randrange(USERS)}"
                     video_n = rng.randrange(VIDEOS)
