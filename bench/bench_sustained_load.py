@@ -57,7 +57,7 @@ from aiokafka import AIOKafkaProducer
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from stack_bench import click_offsets, start, stop, visible_clicks  # noqa: E402
+from stack_bench import INGEST_ARGV, LOADER_ARGV, click_offsets, start, stop, visible_clicks  # noqa: E402
 
 from pipelines.config import load_settings  # noqa: E402
 from pipelines.connectors.kafka_topics import ensure_topics, pulse_topics  # noqa: E402
@@ -416,19 +416,8 @@ def main() -> int:
             "PULSE_LOADER__JOURNAL": str(journal),
             "PULSE_METRICS__PORT": "0",
         }
-        ingest = [
-            sys.executable,
-            "-m",
-            "jobs.faust_ingest",
-            "worker",
-            "--without-web",
-            "-l",
-            "info",
-        ]
-        procs["ingest"] = start(ingest, env, tmp / "ingest.log")
-        procs["loader"] = start(
-            [sys.executable, "-m", "jobs.faust_loader"], env, tmp / "loader.log"
-        )
+        procs["ingest"] = start(INGEST_ARGV, env, tmp / "ingest.log")
+        procs["loader"] = start(LOADER_ARGV, env, tmp / "loader.log")
         flink_argv = [
             sys.executable, "-m", "jobs.flink_streaming",
             "--checkpoint-dir", str(tmp / "checkpoints"),
