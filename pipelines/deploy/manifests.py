@@ -42,6 +42,12 @@ FLINK_REQUIRED = {
     "metrics.reporter.prom.factory.class": PROM_FACTORY,
     "metrics.reporter.prom.port": "9249",
 }
+#: keys the job must not get from the deployment, and why
+FLINK_FORBIDDEN = {
+    "table.exec.source.idle-timeout": "it idles EVENT streams too (a silent stream must hold "
+    "the watermark); the job idles the changelog sources alone "
+    "(PULSE_FLINK__CHANGELOG_IDLE_TIMEOUT_S)",
+}
 FLINK_OBJECT_STORE = (
     "execution.checkpointing.dir",
     "execution.checkpointing.savepoint-dir",
@@ -239,6 +245,9 @@ def _flink_rules(resource: Resource) -> list[str]:
     for key, want in FLINK_REQUIRED.items():
         if config.get(key) != want:
             found.append(f"flinkConfiguration {key} must be {want!r}")
+    for key, why in FLINK_FORBIDDEN.items():
+        if key in config:
+            found.append(f"flinkConfiguration {key} must not be set: {why}")
     for key in FLINK_OBJECT_STORE:
         if not str(config.get(key, "")).startswith("s3://"):
             found.append(f"flinkConfiguration {key} must be in object storage (s3://...)")

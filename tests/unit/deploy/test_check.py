@@ -166,6 +166,7 @@ def test_probes_resources_and_flink_rules(repo_copy: Path) -> None:
         doc["spec"]["job"]["upgradeMode"] = "stateless"
         doc["spec"]["flinkConfiguration"]["execution.checkpointing.dir"] = "file:///tmp/ckpt"
         doc["spec"]["flinkConfiguration"].pop("metrics.reporter.prom.factory.class")
+        doc["spec"]["flinkConfiguration"]["table.exec.source.idle-timeout"] = "30 s"
 
     _edit(k8s / "base" / "ingest.yaml", 0, strip)
     _edit(k8s / "base" / "flink-streaming.yaml", 0, flink)
@@ -175,6 +176,7 @@ def test_probes_resources_and_flink_rules(repo_copy: Path) -> None:
     assert "job.upgradeMode must be savepoint" in text
     assert "execution.checkpointing.dir must be in object storage" in text
     assert "metrics.reporter.prom.factory.class must be" in text
+    assert "table.exec.source.idle-timeout must not be set" in text
 
 
 def test_topics_must_belong_to_a_kraft_cluster(repo_copy: Path) -> None:
