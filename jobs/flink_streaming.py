@@ -10,6 +10,17 @@ the flags (``PULSE_FLINK__CHECKPOINT_DIR``, ``PULSE_FLINK__CHECKPOINT_INTERVAL_S
 ``PULSE_FLINK__CHANGELOG_IDLE_TIMEOUT_S``, ``PULSE_FLINK__REST_PORT``, ``PULSE_FLINK__GROUP``,
 plus ``PULSE_FLINK__PARALLELISM`` and ``PULSE_FLINK__JVM_HEAP``); a flag wins.
 
+On a session cluster. ``flink run -d -py jobs/flink_streaming.py -pyexec <python> -p N
+[-s <savepoint or checkpoint>] -- --submit`` (what
+:meth:`pipelines.local.flink_cluster.LocalFlinkCluster.submit` runs) plans the job in the
+``flink`` client and submits it: ``--submit`` sets no mini-cluster option (REST port, heap,
+Prometheus reporter, class path: the Kafka connector must be in the cluster's ``lib/``), looks up
+and prunes no local checkpoint (``-s`` restores), leaves checkpoint storage, retention and the
+restart strategy to the cluster's configuration (``--checkpoint-dir`` is not used), takes the
+parallelism of ``-p``, logs the job id and returns 0 (the job keeps running). Its operators get
+stable uids (:data:`pipelines.flink.job.STABLE_UID_OPTIONS`: the same statements restore from a
+savepoint of an earlier build; a changed statement may not).
+
 Metrics. Flink's own Prometheus reporter serves the ``flink_*`` series (checkpoints, records
 in/out per task, watermarks, Kafka source metrics) on ``/metrics`` of
 ``PULSE_METRICS__FLINK_PORT`` (default 9249; ``PULSE_METRICS__PORT`` wins; 0: off), on every
@@ -62,9 +73,10 @@ from types import FrameType
 from typing import Any
 
 from pipelines import metrics
-from pipelines.config import load_settings
+from pipelines.config import Settings, load_settings
 from pipelines.connectors.flink_kafka import KafkaConnector, connector_jar
 from pipelines.flink.job import (
+    STABLE_UID_OPTIONS,
     FlinkOptions,
     build_statements,
     create_table_environment,
@@ -123,6 +135,13 @@ def parse_args(flink: FlinkSettings, argv: Sequence[str] | None = None) -> argpa
         action="store_true",
         help="ignore checkpoints and group offsets: reprocess the topics from the start",
     )
+    p.add_argument(
+        "--submit",
+        action="store_true",
+        help="run under `flink run` against a session cluster: submit the job, log its id and "
+        "return (no mini-cluster options, no local checkpoint lookup: `flink run -s` restores; "
+        "checkpoint storage and restarts are the cluster's)",
+    )
     return p.parse_args(argv)
 
 
@@ -138,6 +157,8 @@ def checkpoint_uri(checkpoint_dir: str) -> str:
 
 
 def flink_config(args: argparse.Namespace, restore: Path | None) -> tuple[tuple[str, str], ...]:
+    if args.submit:
+        return submit_config()
     ckpt_uri = checkpoint_uri(args.checkpoint_dir)
     config = [
         ("execution.checkpointing.dir", ckpt_uri),
@@ -159,6 +180,17 @@ def flink_config(args: argparse.Namespace, restore: Path | None) -> tuple[tuple[
     if restore is not None:
         config.append(("execution.state-recovery.path", restore.resolve().as_uri()))
     return tuple(config)
+
+
+def submit_config() -> tuple[tuple[str, str], ...]:
+    """The job's configuration under ``flink run`` (``--submit``): checkpoint storage,
+    retention, restart strategy and state backend are the cluster's."""
+    return (
+        ("execution.checkpointing.mode", "EXACTLY_ONCE"),
+        ("execution.checkpointing.min-pause", "500 ms"),
+        ("pipeline.name", "pulse-streaming"),
+        *STABLE_UID_OPTIONS,
+    )
 
 
 class _Stop:
@@ -183,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.setLevel(logging.INFO)
     settings = load_settings()
     args = parse_args(settings.flink, argv)
+    if args.submit:
+        return submit(settings, args)
     stop = _Stop()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -235,6 +269,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     job_client.cancel().result()
     log.info("job cancelled")
+    return 0
+
+
+def submit(settings: Settings, args: argparse.Namespace) -> int:
+    """Plan the job in the ``flink run`` client and submit it to the session cluster; 0 once
+    it is submitted (``flink run -d``: the job runs on without this process)."""
+    connector = KafkaConnector(
+        settings.kafka.bootstrap,
+        group_id=args.group,
+        startup_mode="earliest-offset" if args.from_earliest else "group-offsets",
+        topic_prefix=settings.kafka.topic_prefix,
+        changelog_idle_timeout_ms=int(args.changelog_idle_timeout * 1000),
+        client_properties=flink_kafka_properties(settings.kafka),
+    )
+    options = FlinkOptions(
+        parallelism=None,  # `flink run -p`
+        checkpoint_interval_ms=int(args.checkpoint_interval * 1000),
+        extra=flink_config(args, None),
+    )
+    t_env = create_table_environment(options)
+    statements = build_statements(
+        t_env, settings, connector.source_options, connector.sink_options, stable_uids=True
+    )
+    result = statements.execute()
+    log.info(
+        "job %s submitted (bootstrap %s, start: %s unless `flink run -s` restores)",
+        result.get_job_client().get_job_id(),
+        settings.kafka.bootstrap,
+        connector.startup_mode,
+    )
     return 0
 
 
