@@ -8,7 +8,7 @@ JARS_STAMP := infra/target/.jars
 DEMO_DIR ?= demo-data
 WAREHOUSE ?= .pulse/warehouse
 
-.PHONY: setup run test test-unit lint up down status kafka-status bench-kafka-baseline clean deploy-check
+.PHONY: setup run test test-unit lint up up-cluster down status kafka-status bench-kafka-baseline clean deploy-check
 
 setup: $(STAMP) $(JARS_STAMP)
 
@@ -54,6 +54,11 @@ deploy-check: setup
 # The streaming stack: Kafka broker (KRaft), topics, Faust ingest, Flink streaming job, loader.
 up: setup
 	$(BIN)/pulse up
+
+# The same stack on a local CLUSTER: three Kafka nodes, a Flink session cluster (JobManager +
+# TaskManagers), the job submitted with `flink run`, two ingest workers (docs/cluster.md).
+up-cluster: setup
+	$(BIN)/pulse up --cluster
 
 down:
 	@test -x $(BIN)/pulse || { echo "make down: nothing to stop (no .venv)"; exit 0; }

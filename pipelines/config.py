@@ -46,6 +46,7 @@ from pipelines.domain.time import DAY_MS, HOUR_MS, MINUTE_MS
 from pipelines.dsn import redact_dsn
 from pipelines.errors import PulseError
 from pipelines.settings_sections import (
+    ClusterSettings,
     FlinkSettings,
     IngestSettings,
     KafkaSettings,
@@ -162,6 +163,7 @@ class Settings(BaseSettings):
     loader: LoaderSettings = Field(default_factory=LoaderSettings)
     flink: FlinkSettings = Field(default_factory=FlinkSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod

@@ -1,5 +1,5 @@
 """The operational sections of :class:`pipelines.config.Settings` (``kafka``, ``ingest``,
-``loader``, ``flink``, ``stack``, ``metrics``): plain frozen models. Only
+``loader``, ``flink``, ``stack``, ``cluster``, ``metrics``): plain frozen models. Only
 :mod:`pipelines.config` builds them (from defaults, the environment as
 ``PULSE_<SECTION>__<FIELD>``, secret files and the TOML file); nothing here reads the
 environment."""
@@ -153,6 +153,79 @@ class StackSettings(_Section):
     """``make up`` / ``make down``: the local streaming stack."""
 
     dir: str = Field(default=".pulse/stack", description="pid files and logs of the jobs")
+
+
+class ClusterSettings(_Section):
+    """``pulse up --cluster`` (``make up-cluster``): the local cluster of docs/cluster.md.
+
+    Three KRaft Kafka nodes and a Flink session cluster (one JobManager, ``taskmanagers``
+    TaskManagers), each its own process on 127.0.0.1, beside the same ingest, loader and
+    warehouse as ``pulse up``. Memory is sized for a 2-core, 24 GiB machine (about 5 GiB in
+    all). The Flink REST API is on ``flink.rest_port`` and the JobManager's Prometheus reporter
+    on ``metrics.flink_port``, as for the single-process stack, so ``pulse status`` reads both
+    the same way; the clients' bootstrap (``kafka.bootstrap``) must name the nodes: `pulse up
+    --cluster` gives its jobs all three.
+    """
+
+    dir: str = Field(
+        default=".pulse/cluster",
+        description="the nodes' data, the Flink distribution, checkpoints and savepoints "
+        "(the savepoint and checkpoint folders stand in for object storage)",
+    )
+    kafka_ports: tuple[int, ...] = Field(
+        default=(9092, 9093, 9094),
+        min_length=3,
+        max_length=3,
+        description="client ports of the three Kafka nodes (the first is kafka.bootstrap's "
+        "default port, so the single-node defaults of every command reach the cluster)",
+    )
+    kafka_controller_ports: tuple[int, ...] = Field(
+        default=(9095, 9096, 9097), min_length=3, max_length=3
+    )
+    kafka_heap: str = Field(default="384m", pattern=r"^[0-9]+[kmg]$")
+    taskmanagers: int = Field(default=2, ge=1)
+    slots_per_taskmanager: int = Field(default=2, ge=1)
+    taskmanager_metrics_ports: tuple[int, ...] = Field(
+        default=(9250, 9251),
+        description="the TaskManagers' Prometheus reporters, one per TaskManager (0: off)",
+    )
+    jobmanager_rpc_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="the JobManager's RPC port (0: a free port chosen at the first start and "
+        "kept in the cluster's config.yaml, so TaskManagers find a restarted JobManager)",
+    )
+    jobmanager_memory: str = Field(default="768m", pattern=r"^[0-9]+[kmg]$")
+    taskmanager_memory: str = Field(default="1280m", pattern=r"^[0-9]+[kmg]$")
+    parallelism: int = Field(default=2, ge=1, description="of the submitted streaming job")
+    max_parallelism: int = Field(
+        default=128,
+        ge=1,
+        description="pipeline.max-parallelism: the key groups of the job's state; fixed for "
+        "the life of its savepoints (a rescale goes up to this)",
+    )
+    ingest_workers: int = Field(default=2, ge=1, description="Faust ingest workers (one group)")
+    ingest_metrics_ports: tuple[int, ...] = Field(
+        default=(9401, 9411),
+        description="/metrics of each ingest worker, one per worker (0: off); the loader's is "
+        "metrics.loader_port",
+    )
+    partitions: int = Field(default=3, ge=1, description="of each raw and clean topic")
+
+    @model_validator(mode="after")
+    def _a_port_per_process(self) -> ClusterSettings:
+        if len(self.taskmanager_metrics_ports) != self.taskmanagers:
+            raise ValueError(
+                f"taskmanager_metrics_ports has {len(self.taskmanager_metrics_ports)} ports for "
+                f"{self.taskmanagers} TaskManagers: give one per TaskManager"
+            )
+        if len(self.ingest_metrics_ports) != self.ingest_workers:
+            raise ValueError(
+                f"ingest_metrics_ports has {len(self.ingest_metrics_ports)} ports for "
+                f"{self.ingest_workers} ingest workers: give one per worker"
+            )
+        return self
 
 
 class MetricsSettings(_Section):

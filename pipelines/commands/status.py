@@ -38,7 +38,7 @@ from typing import Any
 
 from pipelines import kafka_clients, metrics
 from pipelines.config import Settings, load_settings
-from pipelines.local import stack
+from pipelines.local import cluster_stack, stack
 from pipelines.local.kafka_command import KafkaBrokerError
 from pipelines.local.processes import port_open
 from pipelines.streaming import health
@@ -99,26 +99,41 @@ def _iso(ms: int | None) -> str | None:
     return None if ms is None else _fmt_ms(ms)
 
 
+def stack_jobs(settings: Settings) -> list[stack.Job]:
+    """The job processes of the running stack: the cluster's (``pulse up --cluster``) or the
+    single-process stack's."""
+    if cluster_stack.is_cluster_stack(settings):
+        return cluster_stack.cluster_jobs(settings)
+    return stack.jobs(settings)
+
+
 def dead_components(settings: Settings) -> list[str]:
-    """Jobs whose pid file remains but whose process is gone."""
+    """Jobs (and, on the cluster, nodes) whose pid file remains but whose process is gone."""
     where = stack.stack_dir(settings)
-    return [job.name for job in stack.jobs(settings) if stack.job_state(job, where) == "dead"]
+    dead = [job.name for job in stack_jobs(settings) if stack.job_state(job, where) == "dead"]
+    if cluster_stack.is_cluster_stack(settings):
+        nodes = cluster_stack.cluster_components(settings)
+        dead += [name for name, node in nodes.items() if node["state"] == "dead"]
+    return dead
 
 
-def _broker_address(bootstrap: str) -> tuple[str, int] | None:
-    """Host and port of the first bootstrap server (None: unreadable)."""
-    first = bootstrap.split(",")[0].strip()
-    if "://" in first:
-        first = first.split("://", 1)[1]
-    host, sep, port = first.rpartition(":")
-    if not sep or not port.isdigit():
-        return None
-    return host.strip("[]"), int(port)
+def _broker_addresses(bootstrap: str) -> list[tuple[str, int]]:
+    """Host and port of each bootstrap server (unreadable entries left out)."""
+    out = []
+    for entry in bootstrap.split(","):
+        entry = entry.strip()
+        if "://" in entry:
+            entry = entry.split("://", 1)[1]
+        host, sep, port = entry.rpartition(":")
+        if sep and port.isdigit():
+            out.append((host.strip("[]"), int(port)))
+    return out
 
 
 def kafka_reachable(settings: Settings) -> bool:
-    address = _broker_address(settings.kafka.bootstrap)
-    return address is not None and port_open(*address)
+    """Whether one of the bootstrap servers accepts connections (a cluster with a node down
+    still answers)."""
+    return any(port_open(*address) for address in _broker_addresses(settings.kafka.bootstrap))
 
 
 def _local_broker_pid(settings: Settings) -> int | None:
@@ -152,9 +167,23 @@ def components(settings: Settings) -> dict[str, dict[str, Any]]:
         }
     }
     where = stack.stack_dir(settings)
-    for job in stack.jobs(settings):
+    cluster = cluster_stack.is_cluster_stack(settings)
+    if cluster:
+        for name, node in cluster_stack.cluster_components(settings).items():
+            url = node["metrics_url"]
+            out[name] = {
+                **node,
+                "metrics_answering": metrics_answering(url)
+                if url is not None and node["state"] == "running"
+                else None,
+            }
+    for job in stack_jobs(settings):
         state = stack.job_state(job, where)
-        url = metrics.metrics_url(settings.metrics, job.name)
+        url = (
+            cluster_stack.job_metrics_url(settings, job)
+            if cluster
+            else metrics.metrics_url(settings.metrics, job.name)
+        )
         out[job.name] = {
             "state": state,
             "pid": stack.job_pid(job, where),
@@ -164,7 +193,7 @@ def components(settings: Settings) -> dict[str, dict[str, Any]]:
             if url is not None and state == "running"
             else None,
         }
-    for name in metrics.COMPONENTS:  # a job `pulse up` does not start (no ingest module)
+    for name in () if cluster else metrics.COMPONENTS:  # a job `pulse up` does not start
         if name not in out:
             out[name] = {
                 "state": "not configured",
@@ -223,7 +252,10 @@ def render_text(snapshot: dict[str, Any]) -> str:
             lines.append(f"kafka   {state} ({comp['address']}, {comp['security']}{pid})")
             continue
         pid = f" (pid {comp['pid']})" if comp["pid"] else ""
-        text = f"{name:<7} {comp['state']}{pid}"
+        width = 7 if len(snapshot["components"]) <= 4 else 13
+        text = f"{name:<{width}} {comp['state']}{pid}"
+        if comp.get("role"):
+            text += f"  {comp['role']}" + (f" {comp['address']}" if comp.get("address") else "")
         url = comp["metrics_url"]
         if url is None:
             text += "  metrics off"
@@ -354,6 +386,8 @@ def _lags(settings: Settings) -> list[StageLag]:
 
 def execute(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if cluster_stack.is_cluster_stack(settings):  # pulse up --cluster: its nodes' bootstrap
+        settings = cluster_stack.cluster_settings(settings)
     as_json = args.format == "json"
 
     def show(lags: list[StageLag] | None, wait: tuple[int, str] | None = None) -> None:

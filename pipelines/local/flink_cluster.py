@@ -282,6 +282,9 @@ class LocalFlinkCluster:
             # lost within seconds (the default timeout is 50 s)
             "heartbeat.interval": "2 s",
             "heartbeat.timeout": "20 s",
+            # deploying a job's tasks (128 at parallelism 4) on a loaded 2-core machine can take
+            # longer than the default 10 s RPC timeout: the job then fails and restarts
+            "pekko.ask.timeout": "60 s",
             "io.tmp.dirs": str(self.home / "tmp"),
             "web.tmpdir": str(self.home / "tmp" / "web"),
             "env.log.dir": str(self.log_dir),

@@ -49,6 +49,9 @@ class Job:
     name: str
     argv: tuple[str, ...]
     marker: str  # must appear in /proc/<pid>/cmdline
+    #: variables added to the stack's environment for this job alone (e.g. an ingest worker's
+    #: data folder and metrics port when several run on one machine)
+    env: tuple[tuple[str, str], ...] = ()
 
     def pid_file(self, stack_dir: Path) -> Path:
         return stack_dir / f"{self.name}.pid"
@@ -72,30 +75,31 @@ def stack_dir(settings: Settings) -> Path:
     return Path(settings.stack.dir)
 
 
+def ingest_argv(settings: Settings) -> tuple[str, ...]:
+    """The command of an ingest worker (``ingest.command`` when set)."""
+    if settings.ingest.command:
+        return tuple(shlex.split(settings.ingest.command))
+    return (sys.executable, "-m", "jobs.faust_ingest", "worker", "--without-web", "-l", "info")
+
+
+def loader_job() -> Job:
+    return Job(
+        "loader",
+        (sys.executable, "-m", "jobs.faust_loader", "worker", "--without-web", "-l", "info"),
+        "jobs.faust_loader",
+    )
+
+
 def jobs(settings: Settings) -> list[Job]:
     """The job processes in start order (ingest only when its module exists)."""
-    py = sys.executable
     out = []
-    custom = settings.ingest.command
-    if custom:
-        argv = tuple(shlex.split(custom))
+    if settings.ingest.command:
+        argv = ingest_argv(settings)
         out.append(Job("ingest", argv, argv[-1] if len(argv) < 3 else argv[2]))
     elif (REPO / "jobs" / "faust_ingest.py").is_file():
-        out.append(
-            Job(
-                "ingest",
-                (py, "-m", "jobs.faust_ingest", "worker", "--without-web", "-l", "info"),
-                "jobs.faust_ingest",
-            )
-        )
-    out.append(Job("flink", (py, "-m", "jobs.flink_streaming"), "jobs.flink_streaming"))
-    out.append(
-        Job(
-            "loader",
-            (py, "-m", "jobs.faust_loader", "worker", "--without-web", "-l", "info"),
-            "jobs.faust_loader",
-        )
-    )
+        out.append(Job("ingest", ingest_argv(settings), "jobs.faust_ingest"))
+    out.append(Job("flink", (sys.executable, "-m", "jobs.flink_streaming"), "jobs.flink_streaming"))
+    out.append(loader_job())
     return out
 
 
@@ -123,6 +127,15 @@ def job_state(job: Job, stack_dir: Path) -> str:
     return "dead" if job.pid_file(stack_dir).exists() else "stopped"
 
 
+def _with_job_env(env: dict[str, str] | None, job: Job) -> dict[str, str] | None:
+    """The child's environment: ``env`` (None: this process's) plus the job's own variables."""
+    if not job.env:
+        return env
+    from pipelines.config import environment_for_children
+
+    return {**(env if env is not None else environment_for_children()), **dict(job.env)}
+
+
 def start_job(job: Job, stack_dir: Path, env: dict[str, str] | None = None) -> tuple[int, bool]:
     """Start ``job`` in the background unless it runs; ``(pid, started_now)``. ``env``: the
     child's whole environment (None: this process's)."""
@@ -140,7 +153,7 @@ def start_job(job: Job, stack_dir: Path, env: dict[str, str] | None = None) -> t
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=env,
+            env=_with_job_env(env, job),
         )
     job.pid_file(stack_dir).write_text(f"{proc.pid}\n")
     return proc.pid, True
@@ -194,6 +207,13 @@ def up(settings: Settings, partitions: int = 2) -> int:
 
     ``settings.as_of`` (``pulse up --as-of``) is passed to the jobs as ``PULSE_AS_OF``.
     """
+    from pipelines.local import cluster_stack
+
+    if cluster_stack.is_cluster_stack(settings):
+        raise cluster_stack.ClusterError(
+            "the local CLUSTER runs (pulse up --cluster): `pulse down` first, or "
+            "`pulse up --cluster` to start what is down"
+        )
     kafka = broker(settings)
     was_running = kafka.is_running()
     kafka.start()
@@ -232,6 +252,13 @@ def up(settings: Settings, partitions: int = 2) -> int:
 
 
 def down(settings: Settings) -> int:
+    """Stop the stack: the single-process one, or the cluster of ``pulse up --cluster``."""
+    from pipelines.local import cluster_stack
+
+    if cluster_stack.is_cluster_stack(settings):
+        code = cluster_stack.down_cluster(settings)
+        as_of_file(settings).unlink(missing_ok=True)
+        return code
     where = stack_dir(settings)
     for job in reversed(jobs(settings)):  # loader last of the jobs
         if job.name == "loader":
