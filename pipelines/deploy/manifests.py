@@ -25,6 +25,7 @@ from pipelines.deploy.crdschema import DNS1123_SUBDOMAIN, schema_file_name
 from pipelines.deploy.problems import Problem
 from pipelines.deploy.render import Resource, containers, split_image
 from pipelines.deploy.settings_env import env_problem
+from pipelines.flink.job import STABLE_UID_OPTIONS
 
 KUBERNETES_VERSION = "1.33.0"
 
@@ -41,6 +42,8 @@ FLINK_REQUIRED = {
     "high-availability.type": "kubernetes",
     "metrics.reporter.prom.factory.class": PROM_FACTORY,
     "metrics.reporter.prom.port": "9249",
+    # stable operator uids: an upgrade through a savepoint restores the same statements' state
+    **dict(STABLE_UID_OPTIONS),
 }
 #: keys the job must not get from the deployment, and why
 FLINK_FORBIDDEN = {
