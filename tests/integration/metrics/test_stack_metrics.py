@@ -140,8 +140,10 @@ def test_flink_checkpoints_from_its_reporter_agree_with_its_rest_api_and_log(
     assert completed >= 1
     assert math.isfinite(duration) and duration >= 0
     rest = stack_run.rest_checkpoints
-    # the REST answer came just after the scrape; checkpoints every second
-    assert completed <= rest["completed"] <= completed + 10, (completed, rest)
+    # the REST answer came just after the scrape; checkpoints every second. REST serves its
+    # checkpoint statistics from a cache (refreshed every few seconds), so it may also show a
+    # few fewer than the reporter's live counter (measured: one fewer)
+    assert completed - 5 <= rest["completed"] <= completed + 10, (completed, rest)
     # Every failure is one the JobManager logged; measured: only the triggers of the first
     # seconds, before every task ran (Flink counts them as failed checkpoints too). Read in
     # this order (scrape, REST, log), the counts can only grow: a trigger may still fail
