@@ -48,6 +48,8 @@ from pipelines.local.processes import (
     log_tail,
     port_open,
     proc_cmdline,
+    reap,
+    wait_exit,
 )
 
 DEFAULT_DATA_DIR = Path(".pulse/kafka")
@@ -332,21 +334,11 @@ class LocalKafkaBroker:
         return True
 
     def _wait_exit(self, pid: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.pid == pid:
-                if self._proc.poll() is not None:
-                    return True
-            elif proc_cmdline(pid) is None or is_zombie(pid):
-                return True
-            time.sleep(0.1)
-        return False
+        return wait_exit(pid, self._proc, timeout)
 
     def _reap(self) -> None:
-        if self._proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=5)
-            self._proc = None
+        reap(self._proc)
+        self._proc = None
 
     # -- context manager -----------------------------------------------------------------------
     def __enter__(self) -> Self:

@@ -58,6 +58,8 @@ from pipelines.local.processes import (
     log_tail,
     port_open,
     proc_cmdline,
+    reap,
+    wait_exit,
 )
 
 __all__ = ["LocalKafkaCluster", "NodeState", "NodeStatus"]
@@ -573,23 +575,10 @@ class LocalKafkaCluster:
         return self._recorded_live_pid(node_id) == pid
 
     def _wait_exit(self, node_id: int, pid: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while True:
-            proc = self._procs.get(node_id)
-            if proc is not None and proc.pid == pid:
-                if proc.poll() is not None:
-                    return True
-            elif proc_cmdline(pid) is None or is_zombie(pid):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.1)
+        return wait_exit(pid, self._procs.get(node_id), timeout)
 
     def _reap(self, node_id: int) -> None:
-        proc = self._procs.pop(node_id, None)
-        if proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
+        reap(self._procs.pop(node_id, None))
 
     # -- context manager -----------------------------------------------------------------------
     def __enter__(self) -> Self:

@@ -1,9 +1,12 @@
 """Local processes: free ports, and what ``/proc`` says about a pid (its command line, whether
-it is a zombie), so that a recycled pid is never signalled."""
+it is a zombie), so that a recycled pid is never signalled; waiting for a pid to exit."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import subprocess
+import time
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
@@ -50,3 +53,25 @@ def is_zombie(pid: int) -> bool:
     except OSError:
         return True
     return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+def wait_exit(pid: int, child: subprocess.Popen[bytes] | None, timeout: float) -> bool:
+    """Wait up to ``timeout`` s for ``pid`` to exit; whether it did. ``child``: the Popen of
+    ``pid`` when this process started it (polled, so it is reaped), else None (``/proc``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if child is not None and child.pid == pid:
+            if child.poll() is not None:
+                return True
+        elif proc_cmdline(pid) is None or is_zombie(pid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+
+
+def reap(child: subprocess.Popen[bytes] | None) -> None:
+    """Collect the exit status of a child this process started (no zombie left)."""
+    if child is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=5)
