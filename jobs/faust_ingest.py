@@ -36,7 +36,8 @@ from pipelines import metrics
 from pipelines.config import Settings, load_settings
 from pipelines.kafka_clients import faust_credentials
 from pipelines.streaming.ingest_config import RunnerConfig
-from pipelines.streaming.ingest_worker import IngestRunner
+from pipelines.streaming.ingest_worker import JOB, IngestRunner
+from pipelines.streaming.restarts import run_restarting
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +56,16 @@ def create_app(settings: Settings) -> faust.App:
         datadir=settings.ingest.data_dir,
     )
 
+    async def run_once() -> None:
+        await IngestRunner(config).run()
+
     async def ingest() -> None:
-        """The ingest loop; a setup error (no broker, missing topics) stops the worker."""
+        """The ingest loop, restarted in-process from the committed offsets after a transient
+        Kafka error (a partition leader moving); any other error (no broker at start, missing
+        topics) stops the worker."""
         metrics.serve(settings.metrics, "ingest")
-        runner = IngestRunner(config)
         try:
-            await runner.run()
+            await run_restarting(run_once, job=JOB)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -105,6 +105,12 @@ STEP_SECONDS = Histogram(
     ["job", "step"],
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600),
 )
+JOB_RESTARTS = Counter(
+    "pulse_job_restarts_total",
+    "In-process restarts of a worker after a transient Kafka error (leader moved, node down, "
+    "request timed out), by the error's class.",
+    ["job", "reason"],
+)
 ROWS_LOADED = Counter(
     "pulse_warehouse_rows_loaded_total",
     "Rows inserted into the warehouse by table.",
