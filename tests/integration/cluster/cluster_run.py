@@ -22,7 +22,7 @@ from typing import Any
 
 from pipelines.config import Settings, load_settings
 from pipelines.local import cluster_stack, stack
-from pipelines.local.processes import free_port, is_zombie, proc_cmdline
+from pipelines.local.processes import free_ports, is_zombie, proc_cmdline
 from pipelines.streaming.monitor import flink_job_state
 
 from ..streaming.conftest import CHECKPOINT_S, IDLE_TIMEOUT_S, REPO
@@ -41,7 +41,7 @@ DEADLINE_S = 900.0
 
 def cluster_env(tmp: Path) -> dict[str, str]:
     """The environment of every ``pulse`` command of one cluster run."""
-    ports = [free_port() for _ in range(12)]
+    ports = free_ports(14)
     return {
         **os.environ,
         "PYTHONPATH": str(REPO),
@@ -52,7 +52,7 @@ def cluster_env(tmp: Path) -> dict[str, str]:
         "PULSE_CLUSTER__INGEST_METRICS_PORTS": json.dumps(ports[8:10]),
         "PULSE_METRICS__LOADER_PORT": str(ports[10]),
         "PULSE_METRICS__FLINK_PORT": str(ports[11]),
-        "PULSE_FLINK__REST_PORT": str(free_port()),
+        "PULSE_FLINK__REST_PORT": str(ports[12]),
         "PULSE_FLINK__CHECKPOINT_INTERVAL_S": str(CHECKPOINT_S),
         "PULSE_FLINK__CHANGELOG_IDLE_TIMEOUT_S": str(IDLE_TIMEOUT_S),
         # the single-process stack's broker: checked to be down, never started

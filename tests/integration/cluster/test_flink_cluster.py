@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from pipelines.local.flink_cluster import LocalFlinkCluster
-from pipelines.local.processes import free_port, is_zombie, proc_cmdline
+from pipelines.local.processes import free_ports, is_zombie, proc_cmdline
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +34,15 @@ TIMEOUT_S = 120.0  # a limit, not a wait: three JVMs and a client JVM on a share
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFlinkCluster]:
     base = tmp_path_factory.mktemp("flink-cluster")
+    rest_port, *metrics_ports = free_ports(4)
     flink = LocalFlinkCluster(
         base / "home",
-        rest_port=free_port(),
+        rest_port=rest_port,
         taskmanagers=2,
         slots_per_taskmanager=2,
         checkpoint_dir=base / "checkpoints",
         savepoint_dir=base / "savepoints",
-        metrics_ports=[free_port() for _ in range(3)],
+        metrics_ports=metrics_ports,
     )
     try:
         flink.start()

@@ -37,7 +37,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipelines.generate.api import generate
-from pipelines.local.processes import free_port, proc_cmdline
+from pipelines.local.processes import free_port, free_ports, proc_cmdline
 from pipelines.streaming.monitor import Stage, StageLag, stage_lags
 from tests.integration.streaming.conftest import require_kafka_jars
 
@@ -161,7 +161,8 @@ def _answers(url: str) -> bool:
 
 
 def _env(tmp: Path) -> tuple[dict[str, str], dict[str, int]]:
-    ports = {name: free_port() for name in ("kafka", "ingest", "loader", "flink", "rest")}
+    names = ("kafka", "ingest", "loader", "flink", "rest")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
