@@ -29,6 +29,22 @@ Prints one row per rate (rate produced, p50/p99/max latency, lag slope and last 
 stage with the largest lag = the bottleneck, CPU seconds of each process), and the baseline
 measured in the same run: Kafka alone (the same producer into the raw topics, no job
 consuming), i.e. what this producer and broker can do on this machine.
+
+**Drain mode** (``--drain N [--stacks single,cluster]``): the sustained rate of each STACK as a
+user starts it, on the same input in one run. For each stack in turn (``pulse up --partitions 3``:
+one broker, one ingest worker, the job on its mini-cluster at parallelism 1; ``pulse up
+--cluster``: three Kafka nodes with RF 3 / min ISR 2, a JobManager and two TaskManagers, the job
+at parallelism 2, two ingest workers; both with 3 partitions per raw and clean topic, the loader
+and chdb, every other setting at its default but ``--checkpoint-s``): once the job runs, the same
+``N`` generated raw events (the generator above, seed 7; event time 120 ms apart, as at 5,000/s
+and ``--speed`` 600) are produced as fast as one ``acks=all`` producer goes, and the summed lag of
+the ingest, Flink and loader groups is read every second. **Drain rate** = N / (seconds from the
+first produced event until the first reading, after the producer finished, in which all three
+lags are zero). A stack that drains at R events/s holds any steady rate below R (backlog
+drained = the input rate it can follow); it is the throughput half of the sustained-load
+question, without the latency half. Also printed: when each stage drained, and the CPU seconds
+of the stack's processes during the drain (a stage has drained when it and every stage before it
+read zero). ``pulse down`` after each stack.
 """
 
 from __future__ import annotations
@@ -45,7 +61,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,12 +75,24 @@ from aiokafka import AIOKafkaProducer
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from stack_bench import INGEST_ARGV, LOADER_ARGV, click_offsets, start, stop, visible_clicks  # noqa: E402
+from stack_bench import (  # noqa: E402
+    INGEST_ARGV,
+    LOADER_ARGV,
+    click_offsets,
+    cpu_seconds,
+    pulse,
+    stack_env,
+    stack_pids,
+    start,
+    stop,
+    visible_clicks,
+)
 
 from pipelines.config import load_settings  # noqa: E402
 from pipelines.connectors.kafka_topics import ensure_topics, pulse_topics  # noqa: E402
 from pipelines.domain.time import MINUTE_MS  # noqa: E402
 from pipelines.flink.statements import click_holdback_ms  # noqa: E402
+from pipelines.local import cluster_stack  # noqa: E402
 from pipelines.local.kafka_broker import LocalKafkaBroker  # noqa: E402
 from pipelines.local.processes import free_port  # noqa: E402
 from pipelines.streaming.monitor import flink_job_state, stage_lags, stages  # noqa: E402
@@ -79,21 +109,6 @@ def _iso(ms: int) -> str:
     return (
         datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
     )
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its children (from /proc)."""
-    total = 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
-    with contextlib.suppress(OSError):
-        out = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout
-        pids = sorted({pid, *(int(p) for p in out.split())})
-    for p in pids:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
 
 
 @dataclass
@@ -378,6 +393,201 @@ def baseline(partitions: int, seconds: float, tmp: Path) -> float:
         broker.stop()
 
 
+# --- drain mode: the same backlog through the single-process stack and the cluster ------------
+
+DRAIN_STEP_MS = 120  # event time between two events: 5,000 events/s at speed 600
+
+
+@dataclass
+class Drain:
+    stack: str
+    events: int
+    up_s: float = 0.0
+    produce_s: float = 0.0
+    drained_s: float | None = None  # from the first produced event
+    stage_drained_s: dict[str, float] = field(default_factory=dict)
+    peak_lag: dict[str, int] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+    last_lag: int = -1
+    left: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.drained_s if self.drained_s else float("nan")
+
+
+async def _produce_backlog(bootstrap: str, events: int, t0_ms: int, partitions: int) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    prod, gen = Production(), Generator()
+    parts = {t: partitions for t in ("raw.views", "raw.comments", "raw.ad_clicks")}
+    try:
+        await _dimensions(producer, t0_ms)
+        batches = OutputBatches(producer, parts)
+        for i in range(events):
+            event_ms = t0_ms + i * DRAIN_STEP_MS
+            topic, key, value = gen.event(_iso(event_ms), event_ms, prod)
+            await batches.add(topic, batches.partition(topic, key), key, value)
+        await batches.flush()
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def _group(name: str) -> str:
+    """The CPU column of a stack process: kafka, flink, ingest or loader."""
+    if name.startswith("kafka"):
+        return "kafka"
+    if name.startswith(("jobmanager", "taskmanager", "flink")):
+        return "flink"
+    return "ingest" if name.startswith("ingest") else name
+
+
+def drain(kind: str, events: int, tmp: Path, checkpoint_s: float, timeout_s: float) -> Drain:
+    """``pulse up`` (``--cluster``), wait for the job, produce the backlog, read the lags until
+    every stage drained, ``pulse down``."""
+    cluster = kind == "cluster"
+    env = stack_env(tmp / kind, cluster=cluster)
+    env["PULSE_FLINK__CHECKPOINT_INTERVAL_S"] = str(checkpoint_s)
+    out = Drain(kind, events)
+    saved = dict(os.environ)
+    os.environ.update(env)  # the in-process readers use the stack's settings
+    pids: dict[str, int] = {}
+    try:
+        settings = load_settings()
+        if cluster:
+            settings = cluster_stack.cluster_settings(settings)
+        began = time.monotonic()
+        pulse(env, "up", "--cluster") if cluster else pulse(env, "up", "--partitions", "3")
+        while (job := flink_job_state(settings.flink.rest_port)) is None or (
+            job.state != "RUNNING" or job.last_checkpoint_ms is None
+        ):
+            if time.monotonic() - began > 600:
+                raise RuntimeError("the Flink job is not running after 600 s")
+            time.sleep(1)
+        out.up_s = time.monotonic() - began
+        print(f"  {kind}: stack up and job running after {out.up_s:.0f}s", flush=True)
+        pids = stack_pids(env)
+        cpu0 = {n: cpu_seconds(p) for n, p in pids.items()}
+        watched = stages(settings)
+        t0 = int(time.time() * 1000) - events * DRAIN_STEP_MS - 2 * 3_600_000
+        t0 -= t0 % MINUTE_MS
+        failure: list[BaseException] = []
+
+        def producing() -> None:
+            try:
+                asyncio.run(_produce_backlog(settings.kafka.bootstrap, events, t0, 3))
+            except BaseException as exc:  # reported below
+                failure.append(exc)
+
+        producer = threading.Thread(target=producing, daemon=True)
+        start_at = time.monotonic()
+        producer.start()
+        produced_at: float | None = None
+        while True:
+            time.sleep(1.0)
+            if produced_at is None and not producer.is_alive():
+                produced_at = time.monotonic()
+                out.produce_s = produced_at - start_at
+                if failure:
+                    raise RuntimeError(f"the producer failed: {failure[0]!r}")
+            with contextlib.suppress(Exception):  # a slow answer: the next reading
+                lags = asyncio.run(asyncio.wait_for(stage_lags(settings.kafka.bootstrap,
+                                                               watched), 15))  # fmt: skip
+                now = time.monotonic() - start_at
+                per_stage = {lag.stage.name: lag.lag for lag in lags}
+                out.last_lag = sum(per_stage.values())
+                upstream = 0  # a stage has drained when it and every stage before it did
+                for stage in watched:
+                    lag = per_stage.get(stage.name, 0)
+                    upstream += lag
+                    out.peak_lag[stage.name] = max(out.peak_lag.get(stage.name, 0), lag)
+                    if produced_at is not None and upstream == 0:
+                        out.stage_drained_s.setdefault(stage.name, now)
+                if produced_at is not None and out.last_lag == 0:
+                    out.drained_s = now
+                    break
+            if time.monotonic() - start_at > timeout_s:
+                out.error = f"not drained after {timeout_s:.0f}s (lag {out.last_lag:,})"
+                break
+        for name, pid in pids.items():
+            group = _group(name)
+            out.cpu[group] = out.cpu.get(group, 0.0) + cpu_seconds(pid) - cpu0[name]
+    except Exception as exc:  # reported in the table, the stack goes down
+        out.error = f"{exc!s:.500}"
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            pids = pids or stack_pids(env)
+        try:
+            pulse(env, "down")
+        except Exception as exc:
+            out.error += f" pulse down failed: {exc!s:.300}"
+        os.environ.clear()
+        os.environ.update(saved)
+        time.sleep(5)
+        out.left = [f"{n} ({p})" for n, p in pids.items() if _alive(p)]
+    return out
+
+
+def _alive(pid: int) -> bool:
+    from pipelines.local.processes import is_zombie, proc_cmdline
+
+    return proc_cmdline(pid) is not None and not is_zombie(pid)
+
+
+def _drain_table(results: list[Drain]) -> str:
+    head = ("stack", "events", "up s", "produce s", "drained s", "drain rate/s",
+            "stages drained s ingest/flink/loader", "peak lag ingest/flink/loader",
+            "CPU s kafka/ingest/flink/loader", "left", "error")  # fmt: skip
+    rows = [head]
+    for r in results:
+        stages_s = "/".join(
+            f"{r.stage_drained_s[k]:.0f}" if k in r.stage_drained_s else "-"
+            for k in ("ingest", "flink", "loader")
+        )
+        rows.append(
+            (
+                r.stack,
+                f"{r.events:,}",
+                f"{r.up_s:.0f}",
+                f"{r.produce_s:.1f}",
+                "-" if r.drained_s is None else f"{r.drained_s:.0f}",
+                "-" if r.drained_s is None else f"{r.rate:,.0f}",
+                stages_s,
+                "/".join(f"{r.peak_lag.get(k, 0):,}" for k in ("ingest", "flink", "loader")),
+                "/".join(f"{r.cpu.get(k, 0):.0f}" for k in ("kafka", "ingest", "flink", "loader")),
+                ", ".join(r.left) or "none",
+                r.error,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "-|-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def drain_main(args: argparse.Namespace) -> int:
+    kinds = [k.strip() for k in args.stacks.split(",") if k.strip()]
+    tmp = Path(tempfile.mkdtemp(prefix="pulse-drain-"))
+    results = []
+    for kind in kinds:
+        command = "pulse up --cluster" if kind == "cluster" else "pulse up"
+        print(f"{kind}: {args.drain:,} events through `{command}` ...", flush=True)
+        result = drain(kind, args.drain, tmp, args.checkpoint_s, args.drain_timeout)
+        results.append(result)
+        rate = f"{result.rate:,.0f}" if result.drained_s else "-"
+        print(f"  {kind}: {rate} events/s {result.error}", flush=True)
+    print()
+    print(_drain_table(results))
+    rates = {r.stack: r.rate for r in results if r.drained_s}
+    if "single" in rates and "cluster" in rates:
+        print(f"\ncluster / single drain rate: {rates['cluster'] / rates['single']:.2f}")
+    print("logs and data in", tmp)
+    return 0 if all(r.drained_s and not r.left and not r.error for r in results) else 1
+
+
 def main() -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -389,7 +599,25 @@ def main() -> int:
     p.add_argument("--warmup", type=float, default=30.0, help="seconds of each step not judged")
     p.add_argument("--baseline-seconds", type=float, default=20.0)
     p.add_argument("--all", action="store_true", help="go on after a rate that does not hold")
+    p.add_argument(
+        "--drain",
+        type=int,
+        default=0,
+        metavar="N",
+        help="drain mode: N events through each stack of --stacks (no ladder)",
+    )
+    p.add_argument("--stacks", default="single,cluster", help="drain mode: in this order")
+    p.add_argument(
+        "--checkpoint-s",
+        type=float,
+        default=2.0,
+        help="drain mode: Flink's checkpoint interval on both stacks (2)",
+    )
+    p.add_argument("--drain-timeout", type=float, default=900.0, help="drain mode: limit (s)")
     args = p.parse_args()
+    if args.drain:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+        return drain_main(args)
     rates = [int(r) for r in args.rates.split(",") if r.strip()]
 
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -435,11 +663,11 @@ def main() -> int:
         # event time ends 2 h before now: the ingest's future-event rule uses the wall clock
         t0 = int(time.time() * 1000) - int(total_s * 1000 * args.speed) - 2 * 3_600_000
         t0 -= t0 % MINUTE_MS
-        cpu_before = {n: _cpu_seconds(pr.pid) for n, pr in procs.items()}
+        cpu_before = {n: cpu_seconds(pr.pid) for n, pr in procs.items()}
 
         def step_done(step: Step) -> bool:
             nonlocal cpu_before
-            now = {n: _cpu_seconds(pr.pid) for n, pr in procs.items()}
+            now = {n: cpu_seconds(pr.pid) for n, pr in procs.items()}
             step.cpu = {n: now[n] - cpu_before.get(n, 0.0) for n in now}
             cpu_before = now
             dead = [n for n, pr in procs.items() if pr.poll() is not None]
