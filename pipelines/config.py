@@ -31,9 +31,9 @@ import os
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
@@ -42,6 +42,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from pipelines.connectors.warehouse_target import is_embedded_target
 from pipelines.domain.time import DAY_MS, HOUR_MS, MINUTE_MS
 from pipelines.dsn import redact_dsn
 from pipelines.errors import PulseError
@@ -110,6 +111,22 @@ class Settings(BaseSettings):
         default=None, description="ClickHouse password, if not inside the DSN"
     )
     database: str = "pulse"
+    warehouse_cluster: bool = Field(
+        default=False,
+        description="the warehouse is a ClickHouse CLUSTER with the tables of "
+        "schemas/clickhouse/cluster/ (docs/warehouse-cluster.md): every statement carries "
+        "distributed_foreground_insert=1, insert_quorum and async_insert=0, inserts a "
+        "deduplication token, and deletes, partition swaps and OPTIMIZE name the _local tables "
+        "ON CLUSTER '{cluster}'; needs a server DSN (never the embedded chdb)",
+    )
+    warehouse_insert_quorum: int | Literal["auto"] = Field(
+        default=2,
+        description="insert_quorum of the cluster's inserts: the replicas per shard (2, the "
+        "smallest replicated layout), so every replica has a batch before the loader acks it "
+        "and the payout rebuild's FINAL read finds it on any replica; 'auto' is a majority "
+        "(weaker with 3+ replicas); 0 or 1: no quorum. More than the live replicas of a shard "
+        "fails the inserts (the loader retries, then exits without committing)",
+    )
     work_dir: str = Field(default=".pulse/work", description="scratch space of bounded runs")
     jars_dir: str = Field(default="infra/target/jars", description="connector jars (make setup)")
 
@@ -191,6 +208,23 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+    @field_validator("warehouse_insert_quorum")
+    @classmethod
+    def _quorum(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("insert_quorum is a number of replicas (>= 0) or 'auto'")
+        return value
+
+    @model_validator(mode="after")
+    def _cluster_needs_a_server(self) -> Settings:
+        if self.warehouse_cluster and is_embedded_target(self.warehouse):
+            raise ValueError(
+                f"warehouse_cluster is on but the warehouse {redact_dsn(self.warehouse)!r} is "
+                "the embedded chdb (a folder): a cluster needs a ClickHouse server DSN "
+                "(clickhouse://user@host:8123/); turn warehouse_cluster off for chdb"
+            )
+        return self
 
     @field_validator("as_of", mode="before")
     @classmethod

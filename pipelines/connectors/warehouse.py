@@ -15,6 +15,12 @@ become one clear sentence (:class:`WarehouseLockedError` /
 password (:func:`pipelines.dsn.redact_dsn`). Targets are parsed by
 :mod:`pipelines.connectors.warehouse_target`, clients opened by
 :mod:`pipelines.connectors.warehouse_sessions`.
+
+With ``Settings.warehouse_cluster`` on (a ClickHouse cluster, docs/warehouse-cluster.md) the
+client sends the cluster's write settings with every statement, inserts carry a
+deduplication token, and :attr:`Warehouse.cluster` tells the warehouse modules to name the
+``_local`` tables ``ON CLUSTER`` where a Distributed table refuses a command (the SQL text:
+:mod:`pipelines.connectors.warehouse_cluster`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from pipelines.connectors.warehouse_cluster import (
+    client_settings,
+    insert_settings,
+    optimize_final_sql,
+)
 from pipelines.connectors.warehouse_sessions import (
     clickhouse_message,
     connect_embedded,
@@ -53,10 +64,15 @@ class Warehouse:
     ClickHouse's message on one line.
     """
 
-    def __init__(self, client: Any, target: Target, database: str) -> None:
+    def __init__(
+        self, client: Any, target: Target, database: str, *, cluster: bool = False
+    ) -> None:
         self._client = client
         self.target = target
         self.database = database
+        #: a ClickHouse cluster: Distributed tables under the original names (the setting
+        #: ``warehouse_cluster``); data commands go to the ``_local`` tables ON CLUSTER
+        self.cluster = cluster
         self._closed = False
 
     # --- lifecycle -------------------------------------------------------------
@@ -74,6 +90,7 @@ class Warehouse:
         of a server DSN. ``create_folder=False`` refuses a folder that does not
         exist yet (``pulse query`` should not create an empty warehouse).
         """
+        cluster: dict[str, int | str] | None = None
         if isinstance(settings_or_target, str):
             password = None
             value = settings_or_target
@@ -83,10 +100,17 @@ class Warehouse:
             password = secret.get_secret_value() if secret else None
             value = settings_or_target.warehouse
             default_db = settings_or_target.database
+            if settings_or_target.warehouse_cluster:
+                cluster = client_settings(settings_or_target.warehouse_insert_quorum)
         target = parse_target(value, password)
         db = database or target.database or default_db
         quote_identifier(db)
         if target.kind == "embedded":
+            if cluster is not None:  # the settings refuse it first; never reach chdb with it
+                raise WarehouseError(
+                    f"warehouse {target.display} is an embedded folder: a cluster needs a "
+                    "ClickHouse server (turn warehouse_cluster off)"
+                )
             assert target.folder is not None
             if not create_folder and not target.folder.exists():
                 raise WarehouseError(
@@ -95,9 +119,9 @@ class Warehouse:
                 )
             client = connect_embedded(target)
         else:
-            client = connect_server(target)
+            client = connect_server(target, cluster)
         log.debug("connected to warehouse %s (database %s)", target.display, db)
-        return cls(client, target, db)
+        return cls(client, target, db, cluster=cluster is not None)
 
     def close(self) -> None:
         if self._closed:
@@ -179,23 +203,28 @@ class Warehouse:
             rows = [tuple(row) for row in result.result_rows]
         return names, types, rows
 
-    def insert_arrow(self, table: str, data: pa.Table) -> int:
+    def insert_arrow(self, table: str, data: pa.Table, *, dedup_token: str | None = None) -> int:
         """Bulk insert an Arrow table into ``table`` of the warehouse database.
 
         Columns are matched by name (the Arrow column names are sent); build
         ``data`` with :func:`pipelines.warehouse.tables.arrow_schema`.
-        Returns the number of rows sent.
+        Returns the number of rows sent. On a cluster, ``dedup_token`` is the
+        insert's ``insert_deduplication_token`` (the same for every retry of the
+        same records); it is not sent to one node
+        (:func:`~pipelines.connectors.warehouse_cluster.insert_settings`).
         """
         if data.num_rows == 0:
             return 0
         quote_identifier(table)
+        settings = insert_settings(self.cluster, dedup_token)
         with self._errors(f"INSERT INTO {table} (arrow, {data.num_rows} rows)"):
-            self._client.insert_arrow(table, data, database=self.database)
+            self._client.insert_arrow(table, data, database=self.database, settings=settings)
         return int(data.num_rows)
 
     def optimize_final(self, table: str) -> None:
-        """Merge ``table`` completely so replaced rows are gone (tests, maintenance)."""
-        self.command(f"OPTIMIZE TABLE {self.table(table)} FINAL")
+        """Merge ``table`` completely so replaced rows are gone (tests, maintenance); on a
+        cluster its local tables on every shard and replica."""
+        self.command(optimize_final_sql(self.database, table, self.cluster))
 
 
 __all__ = ["Warehouse", "WarehouseQueryError"]

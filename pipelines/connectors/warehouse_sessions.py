@@ -191,8 +191,9 @@ def _quiet_http_logs() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def connect_server(target: Target) -> Any:
-    """A client on a ClickHouse server (one clear error when it cannot be reached)."""
+def connect_server(target: Target, settings: dict[str, int | str] | None = None) -> Any:
+    """A client on a ClickHouse server (one clear error when it cannot be reached);
+    ``settings``: ClickHouse settings sent with every statement (a cluster's write settings)."""
     import clickhouse_connect
     from clickhouse_connect.driver.exceptions import Error as ClickHouseConnectError
 
@@ -208,6 +209,7 @@ def connect_server(target: Target) -> Any:
                 connect_timeout=CONNECT_TIMEOUT_S,
                 query_retries=0,
                 tz_mode="aware",
+                settings=settings,
             )
     except (ClickHouseConnectError, OSError) as err:
         log.debug("server connect failed", exc_info=True)

@@ -31,6 +31,12 @@ class Target:
     database: str | None = None  # from a server DSN path, if any
 
 
+def is_embedded_target(value: str) -> bool:
+    """Whether ``value`` names the embedded engine (a folder or ``chdb://``), not a server."""
+    text = value.strip()
+    return "://" not in text or text.lower().startswith("chdb://")
+
+
 def parse_target(value: str, password: str | None = None) -> Target:
     """Parse a warehouse target; raise :class:`WarehouseError` for unusable values."""
     value = value.strip()

@@ -314,3 +314,36 @@ def test_only_config_touches_the_environment() -> None:
                 if _ENV_ACCESS.search(line):
                     offenders.append(f"{rel}:{number}: {line.strip()}")
     assert offenders == [], "read settings through pipelines.config:\n" + "\n".join(offenders)
+
+
+# --- the warehouse as a ClickHouse cluster (docs/warehouse-cluster.md) -----------------------
+
+SERVER = "clickhouse://pulse_loader@clickhouse-pulse:8123/"
+
+
+def test_the_warehouse_is_one_node_by_default() -> None:
+    s = load_settings()
+    assert (s.warehouse_cluster, s.warehouse_insert_quorum) == (False, 2)
+
+
+def test_cluster_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULSE_WAREHOUSE", SERVER)
+    monkeypatch.setenv("PULSE_WAREHOUSE_CLUSTER", "true")
+    s = load_settings()
+    assert (s.warehouse_cluster, s.warehouse_insert_quorum) == (True, 2)
+    monkeypatch.setenv("PULSE_WAREHOUSE_INSERT_QUORUM", "auto")
+    assert load_settings().warehouse_insert_quorum == "auto"
+    monkeypatch.setenv("PULSE_WAREHOUSE_INSERT_QUORUM", "3")
+    assert load_settings().warehouse_insert_quorum == 3
+    for wrong in ("-1", "most", "2.5"):
+        monkeypatch.setenv("PULSE_WAREHOUSE_INSERT_QUORUM", wrong)
+        with pytest.raises(ValidationError, match="warehouse_insert_quorum"):
+            load_settings()
+
+
+@pytest.mark.parametrize("folder", [".pulse/warehouse", "/data/wh", "chdb:///data/wh"])
+def test_a_cluster_is_refused_on_the_embedded_chdb(folder: str) -> None:
+    with pytest.raises(ValidationError, match="embedded chdb"):
+        load_settings(warehouse=folder, warehouse_cluster=True)
+    assert load_settings(warehouse=SERVER, warehouse_cluster=True).warehouse_cluster
+    assert not load_settings(warehouse=folder).warehouse_cluster
