@@ -29,7 +29,10 @@ rows per insert, default 5000), ``PULSE_LOADER__WITHIN_S`` (max wait to fill a
 batch, default 0.5), ``PULSE_LOADER__DATA_DIR`` (default
 ``.pulse/stack/loader-data``), ``PULSE_LOADER__JOURNAL`` (optional JSON Lines
 file: one line per stored batch with its offsets and the time it became visible;
-used by the latency benchmark).
+used by the latency benchmark). On a ClickHouse cluster (``PULSE_WAREHOUSE_CLUSTER=true``,
+``PULSE_WAREHOUSE_INSERT_QUORUM``; docs/warehouse-cluster.md) every insert of a batch carries
+:func:`~pipelines.load.kafka_records.dedup_token` (its offsets and :data:`LOADER_VERSION`), so
+the replicas drop an insert retried or redelivered with the same records.
 
 Metrics of this job (besides rows, batches and insert errors): the consumer lag of EVERY stage
 (``pulse_consumer_lag_records`` / ``_seconds``, read every ``PULSE_METRICS__LAG_INTERVAL_S``,
@@ -50,6 +53,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +71,7 @@ from pipelines.load.kafka_records import (
     batch_to_arrow,
     click_days,
     closed_days,
+    dedup_token,
 )
 from pipelines.streaming import query_endpoint
 from pipelines.streaming.freshness import newest_in_batch, newest_in_warehouse
@@ -82,6 +87,17 @@ JOB = "faust_loader"  # the ``job`` label of its metrics
 ATTEMPTS = 8  # then the process exits without acking: the batch is redelivered on restart
 #: seconds between two tries while another process holds the embedded warehouse folder
 LOCKED_RETRY_S = 1.0
+
+
+def _loader_version() -> str:
+    """pulse's release, part of each batch's deduplication token on a cluster."""
+    try:
+        return f"pulse-{version('pulse')}"
+    except PackageNotFoundError:
+        return "pulse-unknown"
+
+
+LOADER_VERSION = _loader_version()
 
 
 class WarehouseWriter:
@@ -116,8 +132,9 @@ class WarehouseWriter:
                 why,
             )
         wh = self._warehouse()
+        token = dedup_token(topic, records, LOADER_VERSION)  # sent on a cluster only
         try:
-            rows = wh.insert_arrow(converted.table, converted.data)
+            rows = wh.insert_arrow(converted.table, converted.data, dedup_token=token)
         except Exception:
             metrics.INSERT_ERRORS.labels(JOB, converted.table).inc()
             raise

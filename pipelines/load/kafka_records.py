@@ -112,6 +112,22 @@ def batch_run_id(topic: str, records: Sequence[Record]) -> str:
     return f"loader:{parts or topic}"
 
 
+def dedup_token(topic: str, records: Sequence[Record], loader_version: str) -> str:
+    """The ``insert_deduplication_token`` of one loader batch on a cluster:
+    :func:`batch_run_id` (its offsets) and the loader's version,
+    ``loader:TOPIC/P@FIRST-LAST[,...]#LOADER_VERSION``.
+
+    A retried or redelivered batch of the same records gets the same token, so the shard's
+    replicas drop the repeated insert; other offsets get another token even when their rows
+    are equal (deduplication means "the same Kafka records", never "the same content"). The
+    version keeps a batch converted by another loader release (whose rows for the same
+    records may differ) from being dropped as the old release's insert.
+    """
+    if not loader_version or "#" in loader_version:
+        raise ValueError(f"loader version {loader_version!r} must be non-empty, without '#'")
+    return f"{batch_run_id(topic, records)}#{loader_version}"
+
+
 # --- JSON Lines values (results, dimensions) ------------------------------------------
 
 

@@ -8,8 +8,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
-from pipelines.load.kafka_records import Record, batch_to_arrow, click_days
+from pipelines.load.kafka_records import (
+    Record,
+    batch_run_id,
+    batch_to_arrow,
+    click_days,
+    dedup_token,
+)
 from pipelines.streaming.checkpoints import latest_checkpoint, prune_checkpoints
 from pipelines.warehouse.tables import arrow_schema
 
@@ -116,3 +123,46 @@ def test_latest_complete_checkpoint_and_pruning(tmp_path: Path) -> None:
     assert latest_checkpoint(tmp_path) == new
     assert prune_checkpoints(tmp_path, new) == [tmp_path / "job-a"]
     assert latest_checkpoint(tmp_path) == new
+
+
+# --- the deduplication token of a batch (a cluster's insert_deduplication_token) ----------
+
+
+def _at(partition: int, offset: int, value: bytes = b"{}") -> Record:
+    return Record(value, 1_790_900_000_000, "results.late_events", partition, offset)
+
+
+def test_the_dedup_token_names_the_offsets_and_the_loader_version() -> None:
+    batch = [_at(1, 7), _at(0, 12), _at(0, 10), _at(1, 8), _at(0, 11)]
+    token = dedup_token("results.late_events", batch, "pulse-0.1.0")
+    assert token == "loader:results.late_events/0@10-12,results.late_events/1@7-8#pulse-0.1.0"
+    assert token == f"{batch_run_id('results.late_events', batch)}#pulse-0.1.0"
+
+
+def test_the_same_records_retried_or_redelivered_get_the_same_token() -> None:
+    batch = [_at(0, offset, f'{{"n":{offset}}}'.encode()) for offset in range(100, 110)]
+    first = dedup_token("results.late_events", batch, "pulse-0.1.0")
+    assert dedup_token("results.late_events", list(reversed(batch)), "pulse-0.1.0") == first
+    # the content does not matter, only which records: a redelivery reads the same offsets
+    same_offsets = [_at(0, r.offset, b"other") for r in batch]
+    assert dedup_token("results.late_events", same_offsets, "pulse-0.1.0") == first
+
+
+def test_other_records_or_another_loader_get_another_token() -> None:
+    batch = [_at(0, offset) for offset in range(100, 110)]
+    token = dedup_token("results.late_events", batch, "pulse-0.1.0")
+    assert dedup_token("results.late_events", batch[:-1], "pulse-0.1.0") != token
+    assert dedup_token("results.late_events", [_at(1, 100)], "pulse-0.1.0") != (
+        dedup_token("results.late_events", [_at(0, 100)], "pulse-0.1.0")
+    )
+    # equal rows at other offsets are other records (a result restated back): not a duplicate
+    later = [_at(0, offset + 10) for offset in range(100, 110)]
+    assert dedup_token("results.late_events", later, "pulse-0.1.0") != token
+    assert dedup_token("results.late_events", batch, "pulse-0.2.0") != token
+    assert dedup_token("results.attributed_clicks", batch, "pulse-0.1.0") != token
+
+
+@pytest.mark.parametrize("version", ["", "a#b"])
+def test_a_loader_version_must_be_a_plain_word(version: str) -> None:
+    with pytest.raises(ValueError, match="loader version"):
+        dedup_token("results.late_events", [_at(0, 1)], version)
