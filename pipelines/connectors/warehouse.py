@@ -90,7 +90,7 @@ class Warehouse:
         of a server DSN. ``create_folder=False`` refuses a folder that does not
         exist yet (``pulse query`` should not create an empty warehouse).
         """
-        cluster: dict[str, int | str] | None = None
+        cluster_settings: dict[str, int | str] | None = None  # None: one node
         if isinstance(settings_or_target, str):
             password = None
             value = settings_or_target
@@ -101,12 +101,13 @@ class Warehouse:
             value = settings_or_target.warehouse
             default_db = settings_or_target.database
             if settings_or_target.warehouse_cluster:
-                cluster = client_settings(settings_or_target.warehouse_insert_quorum)
+                cluster_settings = client_settings(settings_or_target.warehouse_insert_quorum)
         target = parse_target(value, password)
         db = database or target.database or default_db
         quote_identifier(db)
         if target.kind == "embedded":
-            if cluster is not None:  # the settings refuse it first; never reach chdb with it
+            # the settings refuse a cluster on a folder first; never reach chdb with one
+            if cluster_settings is not None:
                 raise WarehouseError(
                     f"warehouse {target.display} is an embedded folder: a cluster needs a "
                     "ClickHouse server (turn warehouse_cluster off)"
@@ -119,9 +120,9 @@ class Warehouse:
                 )
             client = connect_embedded(target)
         else:
-            client = connect_server(target, cluster)
+            client = connect_server(target, cluster_settings)
         log.debug("connected to warehouse %s (database %s)", target.display, db)
-        return cls(client, target, db, cluster=cluster is not None)
+        return cls(client, target, db, cluster=cluster_settings is not None)
 
     def close(self) -> None:
         if self._closed:

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from pipelines.config import Settings
 from pipelines.connectors.warehouse import Warehouse
+from pipelines.connectors.warehouse_cluster import delete_sql
 from pipelines.errors import PulseError
 from pipelines.flink.statements import click_holdback_ms
 from pipelines.warehouse.books import (
@@ -87,6 +88,12 @@ class CloseOutcome:
     record: CloseRecord
     finality: Finality | None = None
     booked: list[Adjustment] = field(default_factory=list)
+
+
+def orphan_statements_sql(database: str, month: date, cluster: bool) -> str:
+    """Delete the statement rows of ``month`` (orphans of a close that died before it was
+    recorded); on a cluster from the local tables of every shard, ON CLUSTER."""
+    return delete_sql(database, STATEMENTS, f"month = '{month.isoformat()}'", cluster)
 
 
 def _yyyymm(months: Iterable[date]) -> list[int]:
@@ -299,10 +306,7 @@ def close_month(
         rows["closed_at"].append(stamp)
         rows["content_hash"].append(digest)
     # statement rows of a close that died before it was recorded are orphans: drop them
-    wh.command(
-        f"ALTER TABLE {wh.table(STATEMENTS)} DELETE WHERE month = '{month.isoformat()}' "
-        "SETTINGS mutations_sync = 2"
-    )
+    wh.command(orphan_statements_sql(wh.database, month, wh.cluster))
     if hashes:
         schema = arrow_schema(STATEMENTS)
         wh.insert_arrow(STATEMENTS, _table(schema, {f.name: rows[f.name] for f in schema}))

@@ -57,6 +57,14 @@ from pathlib import Path
 from typing import cast
 
 from pipelines.connectors.warehouse import Warehouse
+from pipelines.connectors.warehouse_cluster import (
+    CLUSTER,
+    COPY_SETTINGS,
+    LOCAL_SUFFIX,
+    ON_CLUSTER,
+    REPLICA,
+    ZK_PATH,
+)
 from pipelines.connectors.warehouse_target import IDENTIFIER, quote_identifier
 from pipelines.errors import WarehouseError
 from pipelines.warehouse.migrations import (
@@ -70,13 +78,10 @@ from pipelines.warehouse.migrations import (
 
 CLUSTER_DIR = MIGRATIONS_DIR / "cluster"
 DB = "{database}"  # pulse's placeholder for the database identifier
-CLUSTER = "'{cluster}'"  # ClickHouse macro: the cluster of remote_servers
-ON_CLUSTER = f"ON CLUSTER {CLUSTER}"
-REPLICA = "'{replica}'"  # ClickHouse macro: this host's replica name
-LOCAL_SUFFIX = "_local"
-#: ZooKeeper/Keeper path of a local table's replicas; ``{shard}`` and ``{database}`` are
-#: ClickHouse macros, the table name is written out (the name the migration gives it)
-ZK_PATH = "/clickhouse/tables/{shard}/{database}/%s"
+# CLUSTER, ON_CLUSTER, REPLICA, LOCAL_SUFFIX, ZK_PATH (the Keeper path of a local table's
+# replicas: ``{shard}`` and ``{database}`` are macros, the table name is the migration's) and
+# COPY_SETTINGS come from pipelines.connectors.warehouse_cluster, their one home, shared with
+# the cluster form of pulse's own writes
 #: a table a migration creates in order to EXCHANGE it in: its path moves with it to the
 #: other name, so a path made of the name alone would collide when the migration is applied
 #: again; ``{uuid}`` (the same on every replica of an ON CLUSTER create) makes it unique
@@ -85,10 +90,6 @@ SWAP_ZK_PATH = "/clickhouse/tables/{shard}/{database}/%s/{uuid}"
 #: so the loader's ``pulse migrate`` reads the same rows on whichever host it reaches
 BOOKKEEPING_ZK_PATH = "/clickhouse/tables/all/{database}/" + BOOKKEEPING_TABLE
 BOOKKEEPING_FILE = "0000_schema_migrations.sql"
-#: settings of an INSERT ... SELECT between Distributed tables in a migration: wait until
-#: every shard has the rows; never run it shard by shard (the destination's sharding key may
-#: differ from the source's, so rows must be routed again)
-COPY_SETTINGS = "distributed_foreground_insert = 1, parallel_distributed_insert_select = 0"
 #: ALTER commands a Distributed table supports (column metadata): applied to it too
 DISTRIBUTED_ALTERS = (
     "ADD COLUMN",
@@ -160,8 +161,8 @@ SHARDING_KEYS: dict[str, ShardingKey] = {
     ),
     "agg_creator_payouts_daily": ShardingKey(
         ("creator_id",),
-        "key (creator_id, day, currency); " + _CREATOR + "; a month is rebuilt on EVERY shard "
-        "(see docs/warehouse-cluster.md: the rebuild is not cluster-ready)",
+        "key (creator_id, day, currency); " + _CREATOR + "; a month is rebuilt on EVERY shard, "
+        "staged by this same key and swapped per shard (pipelines/warehouse/rollups.py)",
     ),
     "dim_creator_profiles": ShardingKey(
         ("creator_id",),

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 import pyarrow as pa
 
 from pipelines.connectors.warehouse import Warehouse
+from pipelines.connectors.warehouse_cluster import delete_sql
 from pipelines.load.ingest_rows import LedgerEntry, ledger_table
 
 LEDGER = "raw_ingest_ledger"
@@ -28,17 +29,21 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def rejected_delete_sql(database: str, pairs: Sequence[tuple[str, str]], cluster: bool) -> str:
+    """Delete the dead letters of (stream, source) ``pairs``; on a cluster from the local
+    tables of every shard, ON CLUSTER (a Distributed table refuses mutations)."""
+    condition = " OR ".join(
+        f"(stream = {sql_string(stream)} AND source = {sql_string(source)})"
+        for stream, source in pairs
+    )
+    return delete_sql(database, REJECTED, condition, cluster)
+
+
 def replace_rejected(wh: Warehouse, sources: Iterable[tuple[str, str]], rows: pa.Table) -> int:
     """Delete the dead letters of ``sources`` ((stream, source) pairs), then insert ``rows``."""
     pairs = sorted(set(sources))
     if pairs:
-        condition = " OR ".join(
-            f"(stream = {sql_string(stream)} AND source = {sql_string(source)})"
-            for stream, source in pairs
-        )
-        wh.command(
-            f"ALTER TABLE {wh.table(REJECTED)} DELETE WHERE {condition} SETTINGS mutations_sync = 2"
-        )
+        wh.command(rejected_delete_sql(wh.database, pairs, wh.cluster))
     return wh.insert_arrow(REJECTED, rows)
 
 

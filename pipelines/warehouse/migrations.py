@@ -168,8 +168,21 @@ def pending_migrations(
 
 
 def migrate(wh: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Create the database and apply pending migrations; return what was applied."""
+    """Create the database and apply pending migrations; return what was applied.
+
+    On a ClickHouse cluster (``Warehouse.cluster``) a pending migration is refused instead:
+    its single-node DDL would run on the one host this connection reached
+    (docs/warehouse-cluster.md); its cluster form is applied first, and records it.
+    """
     _all, pending = pending_migrations(wh, directory)
+    if wh.cluster and pending:
+        raise MigrationError(
+            f"{len(pending)} migration(s) not applied on the ClickHouse cluster, from "
+            f"{pending[0].file_name}: apply their cluster form first (python -m "
+            f"pipelines.warehouse.cluster_ddl --database {wh.database} --since "
+            f"{pending[0].version} | clickhouse-client --multiquery, docs/warehouse-cluster.md); "
+            "pulse never runs single-node DDL on one host of a cluster"
+        )
     _ensure_bookkeeping(wh)
     applied: list[Migration] = []
     for migration in pending:

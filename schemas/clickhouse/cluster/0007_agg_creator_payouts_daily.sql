@@ -25,8 +25,8 @@ COMMENT 'Daily creator payouts: rollup of fct_attributed_clicks (micros)';
 -- agg_creator_payouts_daily: Distributed over every shard, sharding key
 -- cityHash64(creator_id): key (creator_id, day, currency); every version of a row shares its
 -- creator_id, so ReplacingMergeTree replaces it on one shard; all rows of a creator sit
--- together (per-creator reads stay on one shard); a month is rebuilt on EVERY shard (see
--- docs/warehouse-cluster.md: the rebuild is not cluster-ready).
+-- together (per-creator reads stay on one shard); a month is rebuilt on EVERY shard, staged by
+-- this same key and swapped per shard (pipelines/warehouse/rollups.py).
 CREATE TABLE IF NOT EXISTS {database}.agg_creator_payouts_daily ON CLUSTER '{cluster}'
 AS {database}.agg_creator_payouts_daily_local
 ENGINE = Distributed('{cluster}', {database}, agg_creator_payouts_daily_local, cityHash64(creator_id))
