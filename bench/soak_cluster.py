@@ -17,7 +17,7 @@ have passed:
 
 1. ``kill -9`` of ``taskmanager-1``, started again at once;
 2. ``kill -9`` of the Kafka node leading the most raw and result partitions; started again
-   ``--node-down-s`` seconds after the stack recovered without it;
+   ``--node-down-s`` seconds after the kill (production goes on meanwhile);
 3. ``pulse rescale --parallelism 4``; 4. ``pulse rescale --parallelism 1``;
 5. ``kill -9`` of the JobManager, then ``pulse up --cluster`` (resubmits the job from the newest
    retained checkpoint: no high availability on this local cluster).
@@ -33,15 +33,20 @@ on completed checkpoints) and loader (``results.*`` and dimensions) groups, samp
   *triggered after the fault* has completed (every task runs and every source makes progress;
   RUNNING alone is reported for a job whose lost TaskManager is not yet declared dead);
   "left RUNNING" is the first sample in which it no longer was (the failure detected).
-* Kafka node: **leaders** = every partition of every topic has a leader other than the killed
-  node; **producer** = the first acknowledgement of a record sent after the kill to a partition
-  the killed node led; **ingest** = the ingest group committed again after the leaders were
-  back; the service is back at the latest of the three. Its restart: **ISR** = every partition
-  has all its replicas in sync again.
+* Kafka node: **leaders** = every partition with a replica on another node has a leader other
+  than the killed node; **producer** = the first acknowledgement of a record sent after the kill
+  to a partition the killed node led; **ingest** = the ingest group committed again after the
+  leaders were back (or, if it had not while the node was down, after the node was started
+  again); the service is back at the latest of the three. **ISR 3/3** = every partition has all
+  its replicas in sync again after the node's restart. Topics with a single replica on the
+  killed node are named in the note: their partitions have no leader until it is back.
 * **lag back** = the first sample, once the service is back, whose summed lag is at most the
   *pre-fault level*: the highest summed lag sampled in the ``--window-s`` seconds before the
   fault (production continues throughout, so the lag never stays at zero; its steady level is
   what it returns to). "peak" is the highest summed lag in between.
+
+A Faust job that exits is recorded (a defect) and started again, as ``pulse up --cluster`` would
+(only that job), so that the soak goes on; the run then counts as failed.
 
 Then ``pulse status --wait``, ``pulse down`` and the verdict of ``scenarios.judge``: every table
 equal for what the final watermark closed, rows lost / doubled / different, the ingest's outputs
@@ -52,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -71,7 +77,7 @@ sys.path.insert(0, str(REPO))  # the cluster driver and the scenarios live with 
 import pytest  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
-from pipelines.local import cluster_stack  # noqa: E402
+from pipelines.local import cluster_stack, stack  # noqa: E402
 from pipelines.local.processes import proc_cmdline  # noqa: E402
 from pipelines.streaming.monitor import stage_lags, stages  # noqa: E402
 from tests.integration.cluster.cluster_run import (  # noqa: E402
@@ -268,12 +274,30 @@ class Faults:
                  args: argparse.Namespace) -> None:  # fmt: skip
         self.live, self.samplers, self.producer, self.args = live, samplers, producer, args
         self.rows: list[Recovery] = []
+        #: (seconds since the start, job, its last error line): Faust jobs that exited
+        self.exits: list[tuple[float, str, str]] = []
+
+    def _revive(self) -> None:
+        """A Faust job that exited is recorded (a defect: none should) and started again the
+        way ``pulse up --cluster`` starts what is down (only the job: a Kafka node may be
+        down on purpose)."""
+        settings = self.live.settings()
+        where = stack.stack_dir(settings)
+        for job in cluster_stack.cluster_jobs(settings):
+            if stack.job_state(job, where) == "running":
+                continue
+            log = job.log_file(where).read_text(errors="replace").splitlines()
+            error = next((line for line in reversed(log) if "ERROR" in line), "?")
+            at = round(time.monotonic() - self.live.began, 1)
+            self.exits.append((at, job.name, error[:300]))
+            self.live.note(f"{job.name} exited ({error[:200]}); started again")
+            stack.start_job(job, where, cluster_stack.cluster_environment(settings))
 
     def _wait(self, what: str, found: Callable[[], float | None], timeout: float) -> float | None:
         """Poll ``found`` (a monotonic time, or None) until it answers or ``timeout``."""
         deadline = time.monotonic() + timeout
         while (at := found()) is None:
-            self.live.assert_alive()
+            self._revive()
             if self.producer.error is not None:
                 raise RuntimeError(f"the producer failed: {self.producer.error!r}")
             if time.monotonic() > deadline:
@@ -364,14 +388,19 @@ class Faults:
         kafka = cluster_stack.kafka_cluster(settings)
         bootstrap = self.live.bootstrap
         node = busiest_leader(bootstrap)
-        led = {(t, p) for t, p, leader, _isr, _reps in describe(bootstrap) if leader == node}
+        before = describe(bootstrap)
+        led = {(t, p) for t, p, leader, _isr, _reps in before if leader == node}
+        alone = sorted({t for t, _p, _l, _i, reps in before if reps == [node]})
         row, began, _ms = self._begin(f"kill -9 kafka-{node} ({len(led)} partitions led)")
         kafka.kill_node(node)
         self.live.note(f"kill -9 kafka-{node}")
+        down_until: float = began + float(self.args.node_down_s)
 
-        def leaders() -> float | None:
+        def leaders() -> float | None:  # of every partition with a replica on another node
             parts = describe_quietly(bootstrap)
-            ok = parts and all(leader not in (-1, node) for _t, _p, leader, _i, _r in parts)
+            ok = parts and all(
+                leader not in (-1, node) for _t, _p, leader, _i, reps in parts if reps != [node]
+            )
             return time.monotonic() if ok else None
 
         def produced() -> float | None:
@@ -380,29 +409,25 @@ class Faults:
                 None,
             )
 
-        t_leaders = self._wait("leaders back", leaders, self.args.timeout_s)
-        t_producer = self._wait("producer writing", produced, self.args.timeout_s)
-        t_ingest: float | None = None
-        if t_leaders is not None:
-            earlier = [s for s in self.samplers.lags if s.at <= t_leaders]
+        def ingest_after(since: float) -> Callable[[], float | None]:
+            earlier = [s for s in self.samplers.lags if s.at <= since]
             base = earlier[-1].committed.get("ingest", 0) if earlier else 0
+            return lambda: next(
+                (s.at for s in self.samplers.lags
+                 if s.at > since and s.committed.get("ingest", 0) > base),
+                None,
+            )  # fmt: skip
 
-            def ingest() -> float | None:
-                return next(
-                    (s.at for s in self.samplers.lags
-                     if s.at > t_leaders and s.committed.get("ingest", 0) > base),
-                    None,
-                )  # fmt: skip
+        def left() -> float:
+            return max(1.0, down_until - time.monotonic())
 
-            t_ingest = self._wait("ingest writing", ingest, self.args.timeout_s)
-        for label, at in (("leaders", t_leaders), ("producer", t_producer), ("ingest", t_ingest)):
-            row.milestones.append((label, None if at is None else at - began))
-        times = [t_leaders, t_producer, t_ingest]
-        back = None if None in times else max(t for t in times if t is not None)
-        row.back_s = None if back is None else back - began
-        self._lag_back(row, began, back)
-        self.steady_for(self.args.node_down_s)
-        row2, began2, _ms = self._begin(f"kafka-{node} started again")
+        t_leaders = self._wait("leaders back", leaders, left())
+        t_producer = self._wait("producer writing", produced, left())
+        t_ingest = None
+        if t_leaders is not None:
+            t_ingest = self._wait("ingest writing", ingest_after(t_leaders), left())
+        self.steady_for(down_until - time.monotonic())
+        restarted = time.monotonic()
         kafka.start_node(node)
         self.live.note(f"kafka-{node} started again")
 
@@ -412,12 +437,27 @@ class Faults:
             return time.monotonic() if ok else None
 
         t_isr = self._wait("ISR complete", in_sync, self.args.timeout_s)
-        row2.milestones.append(("ISR 3/3", None if t_isr is None else t_isr - began2))
-        row2.back_s = None if t_isr is None else t_isr - began2
-        self._lag_back(row2, began2, t_isr)
+        if t_producer is None:
+            t_producer = self._wait("producer writing", produced, self.args.timeout_s)
+        if t_ingest is None:
+            t_ingest = self._wait("ingest writing", ingest_after(restarted), self.args.timeout_s)
+        for label, at in (
+            ("leaders", t_leaders),
+            ("producer", t_producer),
+            ("ingest", t_ingest),
+            ("node started again", restarted),
+            ("ISR 3/3", t_isr),
+        ):
+            row.milestones.append((label, None if at is None else at - began))
+        if alone:
+            row.note = f"{len(alone)} topics with one replica, on kafka-{node}: {', '.join(alone)}"
+        times = [t_leaders, t_producer, t_ingest]
+        back = None if None in times else max(t for t in times if t is not None)
+        row.back_s = None if back is None else back - began
+        self._lag_back(row, began, back)
 
     def steady_for(self, seconds: float) -> None:
-        until = time.monotonic() + seconds
+        until = time.monotonic() + max(0.0, seconds)
         self._wait("node down", lambda: t if (t := time.monotonic()) >= until else None,
                    seconds + 60)  # fmt: skip
 
@@ -536,7 +576,7 @@ def recovery_table(rows: list[Recovery]) -> str:
 
 
 def verdict_line(v: Verdict, raw_lines: int) -> str:
-    money = "equal" if v.money and v.money_equal else "DIFFERENT"
+    money = "-" if not v.money else "equal" if v.money_equal else "DIFFERENT"
     return (
         f"raw lines {raw_lines:,} | tables equal {v.tables_equal}/{v.tables} | lost {v.lost} | "
         f"doubled {v.doubled} | different {v.different} | fault dead letters "
@@ -553,8 +593,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="wall seconds over which 90 %% of the events are produced")  # fmt: skip
     p.add_argument("--window-s", type=float, default=20.0,
                    help="steady seconds before each fault (its pre-fault lag level)")  # fmt: skip
-    p.add_argument("--node-down-s", type=float, default=20.0,
-                   help="the Kafka node stays down this long after the recovery")  # fmt: skip
+    p.add_argument("--node-down-s", type=float, default=60.0,
+                   help="the killed Kafka node starts again this long after the kill")  # fmt: skip
     p.add_argument("--timeout-s", type=float, default=600.0, help="limit of each wait")
     p.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder")
     p.add_argument("--keep", action="store_true", help="keep the work folder (logs, dumps)")
@@ -582,22 +622,22 @@ def main(argv: list[str] | None = None) -> int:
             for at, what in run.events:
                 print(f"  {at:7.1f}s  {what}", file=sys.stderr)
             verdict = judge("cluster soak", run, ref)
-            restarts = sum(
-                log.read_text(errors="replace").count("transient Kafka error")
-                for name, log in run.logs.items()
-                if name.startswith("ingest")
-            )
         except (Exception, pytest.fail.Exception) as exc:
             traceback.print_exc()
             verdict = Verdict("cluster soak", time.monotonic() - began)
             verdict.problems.append(f"the run failed: {exc!s:.2000}")
-            restarts = -1
+        restarts = sum(
+            log.read_text(errors="replace").count("transient Kafka error")
+            for log in (work / "cluster-run" / "stack").glob("ingest-*.log")
+        )
         faults: Faults | None = out.get("faults")
         producer: PacedProducer | None = out.get("producer")
         samplers: Samplers | None = out.get("samplers")
         print()
         if faults is not None:
             print(recovery_table(faults.rows))
+            for at, name, error in faults.exits:
+                print(f"EXITED at {at:.0f}s: {name}: {error}")
         if producer is not None and samplers is not None:
             print(f"\nproduction: {len(producer.messages):,} events at {out['rate']:.1f}/s, "
                   f"held {producer.held_s:.0f} s at {HOLD_AT:.0%} waiting for the faults; "
@@ -606,10 +646,14 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(verdict.report())
         print(verdict_line(verdict, lines))
+        if not pids:  # the run failed before `pulse status`: the pid files it left
+            for pid_file in (work / "cluster-run").rglob("*.pid"):
+                with contextlib.suppress(OSError, ValueError):
+                    pids.append(int(pid_file.read_text().split()[0]))
         left = left_behind(pids) if pids else []
         print("processes left after pulse down:",
               [proc_cmdline(p) for p in left] if left else "none")  # fmt: skip
-        ok = verdict.ok and not left
+        ok = verdict.ok and not left and not (faults is not None and faults.exits)
         print(f"\nsoak-cluster: {'all tables equal' if ok else 'FAILED'} "
               f"({time.monotonic() - began:.0f} s in all)")  # fmt: skip
         return 0 if ok else 1
