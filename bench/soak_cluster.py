@@ -31,7 +31,9 @@ on completed checkpoints) and loader (``results.*`` and dimensions) groups, samp
 
 * Flink faults: **job back** = the newest job on the REST API is RUNNING and a checkpoint
   *triggered after the fault* has completed (every task runs and every source makes progress;
-  RUNNING alone is reported for a job whose lost TaskManager is not yet declared dead);
+  RUNNING alone is reported for a job whose lost TaskManager is not yet declared dead); after a
+  rescale or a JobManager loss it must be a new job (the old one checkpoints on until its stop
+  takes effect);
   "left RUNNING" is the first sample in which it no longer was (the failure detected).
 * Kafka node: **leaders** = every partition with a replica on another node has a leader other
   than the killed node; **producer** = the first acknowledgement of a record sent after the kill
@@ -327,7 +329,9 @@ class Faults:
         self.rows.append(row)
         return row, began, int(time.time() * 1000)
 
-    def _job_back(self, row: Recovery, began: float, began_ms: int) -> None:
+    def _job_back(self, row: Recovery, began: float, began_ms: int, *, new_job: bool) -> None:
+        """``new_job``: the fault ends the job (rescale, JobManager): back is a new job (the
+        old one checkpoints on until its stop takes effect)."""
         before = [s for s in self.samplers.jobs if s.at < began and s.job_id]
         job_before = before[-1].job_id if before else None
 
@@ -342,7 +346,8 @@ class Faults:
             return next(
                 (s.at for s in self.samplers.jobs
                  if s.at >= began and s.state == "RUNNING"
-                 and (s.checkpoint_triggered_ms or 0) >= began_ms),
+                 and (s.checkpoint_triggered_ms or 0) >= began_ms
+                 and not (new_job and s.job_id == job_before)),
                 None,
             )  # fmt: skip
 
@@ -381,7 +386,7 @@ class Faults:
         flink.kill_taskmanager(1)
         self.live.note("kill -9 taskmanager-1")
         flink.start_taskmanager(1)
-        self._job_back(row, began, began_ms)
+        self._job_back(row, began, began_ms, new_job=False)
 
     def kafka_node(self) -> None:
         settings = self.live.settings()
@@ -465,7 +470,7 @@ class Faults:
         row, began, began_ms = self._begin(f"pulse rescale --parallelism {parallelism}")
         self.live.note(pulse(self.live.env, "rescale", "--parallelism", str(parallelism)).strip())
         row.milestones.append(("command returned", time.monotonic() - began))
-        self._job_back(row, began, began_ms)
+        self._job_back(row, began, began_ms, new_job=True)
 
     def jobmanager(self) -> None:
         flink = cluster_stack.flink_cluster(self.live.settings())
@@ -478,7 +483,7 @@ class Faults:
         row.milestones.append(("pulse up returned", time.monotonic() - began))
         if "chk-" not in out:
             row.note = f"not resubmitted from a checkpoint: {out}"
-        self._job_back(row, began, began_ms)
+        self._job_back(row, began, began_ms, new_job=True)
 
 
 def describe(bootstrap: str) -> list[tuple[str, int, int, list[int], list[int]]]:
