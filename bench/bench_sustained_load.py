@@ -2,6 +2,8 @@
 
 Run:  .venv/bin/python bench/bench_sustained_load.py [--rates 2000,5000,10000,20000,30000]
           [--seconds 300] [--speed 600] [--partitions 2] [--warmup 30] [--all]
+      .venv/bin/python bench/bench_sustained_load.py --drain 300000 [--stacks single,cluster]
+          [--checkpoint-s 2] [--drain-timeout 900]
 
 One local stack on loopback -- a Kafka broker, the streaming ingest (``jobs/faust_ingest.py``,
 one worker), the Flink job (``jobs/flink_streaming.py``, mini-cluster) and the loader
