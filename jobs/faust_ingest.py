@@ -54,6 +54,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=config.session_timeout_ms / 1000,
         broker_heartbeat_interval=config.heartbeat_interval_ms / 1000,
         datadir=settings.ingest.data_dir,
+        topic_replication_factor=settings.kafka.replication_factor,
     )
 
     async def run_once() -> None:

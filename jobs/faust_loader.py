@@ -259,7 +259,7 @@ def create_app(settings: Settings) -> tuple[faust.App, WarehouseWriter]:
         datadir=cfg.data_dir,
         web_enabled=False,
         topic_partitions=1,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.kafka.replication_factor,
         broker_commit_interval=0.5,
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=max(4096, 2 * cfg.batch),

@@ -27,6 +27,13 @@ class KafkaSettings(_Section):
         "broker); the one prefix that every Kafka client of pulse reads",
     )
     data_dir: str = Field(default=".pulse/kafka", description="folder of the LOCAL broker")
+    replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="replicas of the topics the jobs create themselves (the ingest's state "
+        "changelogs, Faust's internal topics): 1 on one broker, the cluster's replication "
+        "factor (3 for `pulse up --cluster`) on several, or their state dies with one node",
+    )
     # client security, applied by every Kafka client (pipelines/kafka_clients.py)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None

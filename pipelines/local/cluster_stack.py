@@ -108,6 +108,9 @@ def cluster_environment(settings: Settings) -> dict[str, str]:
     """The environment of the cluster's jobs: the stack's, with the three nodes' bootstrap."""
     env = child_environment(settings)
     env["PULSE_KAFKA__BOOTSTRAP"] = settings.kafka.bootstrap
+    # the topics the jobs create themselves (ingest state changelogs, Faust's own) must survive
+    # a node as the stack's topics do
+    env["PULSE_KAFKA__REPLICATION_FACTOR"] = str(REPLICATION_FACTOR)
     return env
 
 

@@ -36,6 +36,8 @@ class RunnerConfig:
     max_batch: int
     session_timeout_ms: int
     heartbeat_interval_ms: int
+    #: replicas of the state changelog topics the worker creates (``kafka.replication_factor``)
+    replication_factor: int
     #: the security arguments of every aiokafka client (``kafka`` section; never printed)
     client_options: Mapping[str, Any] = field(repr=False)
 
@@ -58,6 +60,7 @@ class RunnerConfig:
             max_batch=ingest.max_batch,
             session_timeout_ms=ingest.session_timeout_ms,
             heartbeat_interval_ms=ingest.heartbeat_interval_ms,
+            replication_factor=settings.kafka.replication_factor,
             client_options=aiokafka_options(settings.kafka),
         )
 

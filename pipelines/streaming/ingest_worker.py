@@ -169,6 +169,7 @@ class IngestRunner:
                 )
                 for s in cfg.streams
             ],
+            replication_factor=cfg.replication_factor,
             client_options=cfg.client_options,
         )
         self._producer = AIOKafkaProducer(

@@ -18,19 +18,36 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalGenerationError,
+    KafkaError,
+    KafkaTimeoutError,
+    RebalanceInProgressError,
+    UnknownMemberIdError,
+)
 
 from pipelines import metrics
 
 log = logging.getLogger(__name__)
 
+#: the group moved on without this worker (it missed a rebalance while a node failed over): its
+#: commit is refused, and a fresh member resumes from the committed offsets, which is exact
+REBALANCED = (
+    CommitFailedError,
+    UnknownMemberIdError,
+    IllegalGenerationError,
+    RebalanceInProgressError,
+)
+
 
 def is_transient(exc: BaseException) -> bool:
     """Whether a fresh start of the worker can be expected to get past ``exc``: the Kafka
     errors the client marks retriable (leader moves, not enough replicas, node not ready,
-    connection lost), a request that timed out, a refused or reset connection."""
+    connection lost), a request that timed out, a commit refused after a rebalance, a refused or
+    reset connection."""
     if isinstance(exc, KafkaError):
-        return bool(exc.retriable) or isinstance(exc, KafkaTimeoutError)
+        return bool(exc.retriable) or isinstance(exc, (KafkaTimeoutError, *REBALANCED))
     return isinstance(exc, ConnectionError)
 
 

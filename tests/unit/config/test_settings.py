@@ -286,10 +286,11 @@ def test_the_ingest_runner_takes_every_number_from_the_settings() -> None:
         dedup_horizon_ms=2,
         watermark_delay_ms=3,
         allowed_lateness_ms=4,
-        kafka={"bootstrap": "127.0.0.1:1", "topic_prefix": "p."},
+        kafka={"bootstrap": "127.0.0.1:1", "topic_prefix": "p.", "replication_factor": 3},
         ingest={"group": "g", "streams": "view", "max_batch": 5},
     )
     config = RunnerConfig.from_settings(s)
+    assert config.replication_factor == 3
     assert (config.bootstrap, config.group_id, config.topics.prefix) == ("127.0.0.1:1", "g", "p.")
     assert [stream.value for stream in config.streams] == ["view"]
     assert (config.future_tolerance_ms, config.dedup_horizon_ms) == (1, 2)

@@ -28,9 +28,10 @@ def test_the_jobs_get_all_three_nodes_and_a_folder_and_port_each(tmp_path: Path)
     assert second["PULSE_INGEST__DATA_DIR"] == str(tmp_path / "ingest" / "ingest-2")
     assert cluster_stack.job_metrics_url(clustered, jobs[0]) == "http://127.0.0.1:19401/metrics"
     assert cluster_stack.job_metrics_url(clustered, jobs[1]) is None  # 0: not served
-    assert cluster_stack.cluster_environment(clustered)["PULSE_KAFKA__BOOTSTRAP"] == (
-        clustered.kafka.bootstrap
-    )
+    environment = cluster_stack.cluster_environment(clustered)
+    assert environment["PULSE_KAFKA__BOOTSTRAP"] == clustered.kafka.bootstrap
+    # the jobs' own topics (ingest state changelogs, Faust's) get the cluster's replicas
+    assert environment["PULSE_KAFKA__REPLICATION_FACTOR"] == "3"
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ FAMILIES = {
     "pulse_consumer_lag_records": ("gauge", {"job", "stage"}),
     "pulse_consumer_lag_seconds": ("gauge", {"job", "stage"}),
     "pulse_warehouse_freshness_seconds": ("gauge", {"job"}),
+    "pulse_job_restarts": ("counter", {"job", "reason"}),
 }
 #: labels with a small, known set of values (never an id, a partition or an offset)
 LOW_CARDINALITY = {
@@ -68,6 +69,7 @@ def test_one_family_per_concept() -> None:
     metrics.INSERT_ERRORS.labels("unit", "t")
     metrics.LOADER_BAD_RECORDS.labels("unit", "t")
     metrics.LOADER_BATCH_SECONDS.labels("unit")
+    metrics.JOB_RESTARTS.labels("unit", "KafkaConnectionError")
     metrics.set_consumer_lag("unit", "ingest", 0, None)
     metrics.observe_warehouse_event_time("unit", 0)
     found = _pulse_families()

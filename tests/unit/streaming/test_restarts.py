@@ -7,12 +7,15 @@ from collections.abc import Callable
 
 import pytest
 from aiokafka.errors import (
+    CommitFailedError,
+    IllegalGenerationError,
     KafkaConnectionError,
     KafkaTimeoutError,
     LeaderNotAvailableError,
     NotEnoughReplicasError,
     NotLeaderForPartitionError,
     TopicAuthorizationFailedError,
+    UnknownMemberIdError,
 )
 
 from pipelines import metrics
@@ -29,6 +32,10 @@ from pipelines.streaming.restarts import Backoff, is_transient, run_restarting
         KafkaConnectionError("node 2 down"),
         KafkaTimeoutError(),
         ConnectionResetError(),
+        # a worker that missed a rebalance during a fail-over: its commit is refused
+        CommitFailedError(),
+        UnknownMemberIdError(),
+        IllegalGenerationError(),
     ],
 )
 def test_leader_moves_and_lost_connections_are_transient(exc: BaseException) -> None:
