@@ -195,6 +195,10 @@ def run_cluster(tmp: Path, drive: ClusterDriver, reference_ms: int) -> tuple[Liv
         assert waited.returncode == 0, f"{waited.stdout}\n{waited.stderr}"
         live.note("stored and settled")
         snapshot = live.status()
+        # what a failure needs: streams holding the watermark, where Flink's sinks stand
+        flink = flink_job_state(live.rest_port)
+        marks = flink.sink_watermarks if flink else None
+        live.note(f"warnings {snapshot.get('warnings')}, sink watermarks {marks}")
         pids = [c["pid"] for c in snapshot["components"].values() if c.get("pid")]
         records = asyncio.run(topic_records(live.bootstrap, COUNTED_PREFIXES))
         cutoff = final_watermark_cutoff(live.bootstrap, reference_ms)

@@ -41,7 +41,7 @@ from ..streaming.scenarios import (
     judge,
     messages_of,
     shared_reference,
-    slices,
+    slices_ending_everywhere,
 )
 from .cluster_run import (
     ClusterDriver,
@@ -75,7 +75,9 @@ def cluster_faults(ref: Reference) -> ClusterDriver:
         flink = cluster_stack.flink_cluster(settings)
         kafka = cluster_stack.kafka_cluster(settings)
         aio_produce(live.bootstrap, [m for s in CHANGELOGS for m in messages_of(ref.raw_dir, s)])
-        parts = slices(interleaved([messages_of(ref.raw_dir, s) for s in EVENT_STREAMS]), CHUNKS)
+        events = interleaved([messages_of(ref.raw_dir, s) for s in EVENT_STREAMS])
+        # the last chunk, after the last restore, reaches every raw (and clean) partition
+        parts = slices_ending_everywhere(events, CHUNKS, settings.cluster.partitions)
         down_node: int | None = None
         for i, part in enumerate(parts):
             before = committed(live, "flink")
