@@ -6,7 +6,8 @@ t' <= t``; clicks ordered by (event_time, event_id)). Whether a click is valid
 depends on whether the clicks before it were, so the rule is a sequential scan
 per key, not a join. This module holds the pure scan and the PyFlink
 ``KeyedProcessFunction`` that runs it in event-time order on the clicks that
-passed every earlier status check (candidates).
+passed every earlier status check (candidates); the clicks that an earlier check
+decided pass through it unchanged.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ def scan_duplicates(
 def make_process_function(window_ms: int, time_field: int, id_field: int) -> Any:
     """Build the PyFlink KeyedProcessFunction (imported lazily: PyFlink is heavy).
 
-    Elements are Rows; ``time_field``/``id_field`` are the positions of the
-    epoch-ms event time and the click id. Each output Row is the input Row with
-    the status appended, emitted at the click's own event time.
+    Elements are Rows whose last field is the status an earlier check decided (None: a
+    candidate); ``time_field``/``id_field`` are the positions of the epoch-ms event time and
+    the click id. Every row is held until the watermark passes its event time, then emitted at
+    that time: a decided row unchanged, a candidate with its scanned status in place of None.
     """
     from pyflink.common import Row, Types
     from pyflink.datastream import KeyedProcessFunction
@@ -57,6 +59,8 @@ def make_process_function(window_ms: int, time_field: int, id_field: int) -> Any
             )
 
         def process_element(self, value: Any, ctx: Any) -> Iterator[Any]:
+            # Decided rows wait for their timer too: an element emitted here would carry no
+            # timestamp (PyFlink), and the table after the scan needs one.
             event_time = int(value[time_field])
             waiting = self.pending.get(event_time) or []
             waiting.append(tuple(value))
@@ -74,14 +78,20 @@ def make_process_function(window_ms: int, time_field: int, id_field: int) -> Any
                     self.last_valid.clear()
                 return
             self.pending.remove(timestamp)
-            rows.sort(key=lambda row: row[id_field])
-            statuses, last = scan_duplicates(
-                ((timestamp, row[id_field]) for row in rows), self.last_valid.value(), window_ms
-            )
-            if last is not None:
-                self.last_valid.update(last)
-                ctx.timer_service().register_event_time_timer(last + window_ms)
-            for row, (_, status) in zip(rows, statuses, strict=True):
-                yield Row(*row, status)
+            candidates = sorted((row for row in rows if row[-1] is None), key=lambda r: r[id_field])
+            if candidates:
+                statuses, last = scan_duplicates(
+                    ((timestamp, row[id_field]) for row in candidates),
+                    self.last_valid.value(),
+                    window_ms,
+                )
+                if last is not None:
+                    self.last_valid.update(last)
+                    ctx.timer_service().register_event_time_timer(last + window_ms)
+                for row, (_, status) in zip(candidates, statuses, strict=True):
+                    yield Row(*row[:-1], status)
+            for row in rows:
+                if row[-1] is not None:
+                    yield Row(*row)
 
     return DuplicateClickFilter()

@@ -5,10 +5,10 @@ read the source tables of :mod:`pipelines.flink.tables` and build, step by step
 (each step a named view, so plans and logs can be read):
 
 clicks:      click_floods -> clicks_flagged -> clicks_priced -> click_view_pairs
-             -> clicks_attributed -> clicks_checked -> (duplicate scan, Python)
-             -> clicks_status -> clicks_paid
-engagement:  engagement_events -> engagement_windows -> window_consistency
-             -> eligibility -> eligibility_transitions
+             -> clicks_attributed -> clicks_checked -> (every click through the duplicate
+             scan, Python) -> clicks_status -> clicks_paid
+engagement:  engagement_events -> engagement_windows -> window_consistency (the windows
+             sink reads it too) -> eligibility -> eligibility_transitions
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def utc(epoch_ms: str) -> str:
 NUL = "CHR(0)"
 
 # Columns every click carries from clicks_checked on (order matters: the
-# duplicate scan receives rows in this order and appends the status).
+# duplicate scan receives rows in this order, plus pre_status, and emits them with the status).
 CLICK_COLUMNS: tuple[tuple[str, str], ...] = (
     ("click_id", "STRING"),
     ("event_time", "BIGINT"),
@@ -176,19 +176,21 @@ SELECT click_id, event_time, user_id, ad_id, campaign_id, video_id,
 FROM clicks_attributed"""
 
 
-def click_candidates() -> str:
+def checked_clicks() -> str:
+    """Every checked click, in :data:`CLICK_COLUMNS` order plus ``pre_status``: the rows the
+    duplicate scan receives. The decided ones pass it unchanged; the undecided ones (NULL) are
+    scanned. One stream for both keeps the clicks pipeline in ONE plan: a second reader of
+    ``clicks_checked`` beside the scan made the planner run attribution twice."""
     columns = ", ".join(name for name, _ in CLICK_COLUMNS)
-    return f"SELECT {columns} FROM clicks_checked WHERE pre_status IS NULL"
+    return f"SELECT {columns}, pre_status FROM clicks_checked"
 
 
-def clicks_status(deduped_view: str) -> str:
-    """All clicks with exactly one status: decided ones plus the scanned candidates."""
+def clicks_status(scanned_view: str) -> str:
+    """All clicks with exactly one status (the duplicate scan's output)."""
     columns = ", ".join(name for name, _ in CLICK_COLUMNS)
     return f"""
 CREATE TEMPORARY VIEW clicks_status AS
-SELECT {columns}, pre_status AS status, rowtime FROM clicks_checked WHERE pre_status IS NOT NULL
-UNION ALL
-SELECT {columns}, status, rowtime FROM {deduped_view}"""
+SELECT {columns}, status, rowtime FROM {scanned_view}"""
 
 
 def engagement_events(s: Settings) -> str:
@@ -229,11 +231,17 @@ FROM (
 
 
 def window_consistency(s: Settings) -> str:
-    """HIGH windows among the last N window ends (a window without activity has no row)."""
+    """HIGH windows among the last N window ends (a window without activity has no row).
+
+    Every column of ``engagement_windows`` is carried along and the windows sink reads them
+    here: with one reader, the planner keeps the HOP window one slicing aggregation (two
+    readers that need different columns got two aggregations over a shared, exploded window
+    assignment: every event copied into each of its windows)."""
     span = interval((s.consistency_windows - 1) * s.window_slide_ms)
     return f"""
 CREATE TEMPORARY VIEW window_consistency AS
-SELECT creator_id, window_end, window_time,
+SELECT creator_id, window_start, window_end, window_time, `views`, unique_viewers, comments,
+       valid_clicks, engagement_rate, high,
        CAST(SUM(CASE WHEN high THEN 1 ELSE 0 END) OVER (
          PARTITION BY creator_id ORDER BY window_time
          RANGE BETWEEN {span} PRECEDING AND CURRENT ROW) AS INT) AS high_windows
@@ -334,7 +342,7 @@ def insert_engagement_windows(sink: str) -> str:
 INSERT INTO {sink}
 SELECT creator_id, window_start, window_end, `views`, unique_viewers, comments, valid_clicks,
        engagement_rate, high
-FROM engagement_windows"""
+FROM window_consistency"""
 
 
 def insert_eligibility(sink: str) -> str:
