@@ -25,13 +25,21 @@ def string_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def like_contains(column: str, token: str) -> str:
+    """``column LIKE '%token%'``, the token's LIKE wildcards escaped (then with ``ESCAPE``)."""
+    escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = string_literal(f"%{escaped}%")
+    return f"{column} LIKE {pattern}" + (" ESCAPE '\\'" if escaped != token else "")
+
+
 def contains_any_token(column: str, tokens: Iterable[str]) -> str:
-    """Case-insensitive "column contains one of tokens" (NULL column -> FALSE)."""
-    parts = [
-        f"POSITION({string_literal(token.lower())} IN LOWER({column})) > 0"
-        for token in tokens
-        if token
-    ]
+    """Case-insensitive "column contains one of tokens" (NULL column -> FALSE).
+
+    ``LIKE '%token%'`` rather than ``POSITION``: Flink runs an unanchored LIKE without
+    wildcards inside as a byte search that skips on the first byte, where POSITION compares
+    the whole token at every offset (measured: the bot check was a sixth of the bounded job's
+    CPU with POSITION)."""
+    parts = [like_contains(f"LOWER({column})", token.lower()) for token in tokens if token]
     if not parts:
         return "FALSE"
     return f"COALESCE({' OR '.join(parts)}, FALSE)"

@@ -2,7 +2,13 @@ import pytest
 
 from pipelines.config import load_settings
 from pipelines.flink import statements
-from pipelines.flink.sql import contains_any_token, in_list, interval, string_literal
+from pipelines.flink.sql import (
+    contains_any_token,
+    in_list,
+    interval,
+    like_contains,
+    string_literal,
+)
 
 
 def test_interval_renders_day_to_second() -> None:
@@ -19,9 +25,14 @@ def test_string_literal_escapes_quotes() -> None:
 
 def test_bot_predicate_is_case_insensitive_and_null_safe() -> None:
     sql = contains_any_token("ua", ["Bot", "spider"])
-    assert "LOWER(ua)" in sql and "'bot'" in sql and "'spider'" in sql
-    assert sql.startswith("COALESCE(")
+    assert sql == "COALESCE(LOWER(ua) LIKE '%bot%' OR LOWER(ua) LIKE '%spider%', FALSE)"
     assert contains_any_token("ua", []) == "FALSE"
+
+
+def test_like_contains_escapes_wildcards_only_when_present() -> None:
+    assert like_contains("c", "bot") == "c LIKE '%bot%'"
+    assert like_contains("c", "50%_off\\") == "c LIKE '%50\\%\\_off\\\\%' ESCAPE '\\'"
+    assert like_contains("c", "o'brien") == "c LIKE '%o''brien%'"
 
 
 def test_in_list() -> None:
