@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,10 +115,18 @@ def ingest_folder(
     settings: Settings,
     reference_ms: int,
     workers: int = 2,
+    started: Callable[[], None] | None = None,
 ) -> list[StreamIngest]:
-    """All five streams, in parallel processes (one stream each)."""
+    """All five streams, in parallel processes (one stream each).
+
+    ``started`` is called once every worker process exists (they are forked first, so a
+    thread that ``started`` begins is never copied into a half-held lock of a child), while
+    they run: the bounded run starts Flink's JVM and plans the job then.
+    """
     streams = list(Stream)
     if workers <= 1:
+        if started is not None:
+            started()
         return [
             ingest_stream(s, input_dir, clean_root / s.value, settings, reference_ms)
             for s in streams
@@ -127,4 +136,6 @@ def ingest_folder(
             pool.submit(ingest_stream, s, input_dir, clean_root / s.value, settings, reference_ms)
             for s in streams
         ]
+        if started is not None:
+            started()
         return [future.result() for future in futures]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from pipelines.config import Settings
 from pipelines.connectors.flink_files import FileConnector, clean_dir, results_dir
@@ -101,9 +103,10 @@ def run_bounded(
         with Warehouse.connect(settings) as wh:
             with _step(summary, "migrate", listener):
                 migrate(wh)
+            planner = FlinkPlanner(work_dir, settings)
             with _step(summary, "ingest", listener):
                 summary.streams = ingest_folder(
-                    input_dir, work_dir / "clean", settings, reference_ms
+                    input_dir, work_dir / "clean", settings, reference_ms, started=planner.start
                 )
                 for stream in summary.streams:
                     record_ingest(JOB, stream)
@@ -119,7 +122,9 @@ def run_bounded(
             with _step(summary, "warehouse-raw", listener):
                 _load_raw(wh, summary, work_dir, reference_ms)
             with _step(summary, "flink", listener):
-                _run_flink(work_dir, settings)
+                statements = planner.result()
+                listener("flink", f"planned in {planner.seconds:.1f}s while ingest ran")
+                statements.execute().wait()
             with _step(summary, "load", listener):
                 for sink in SINKS:
                     data = read_results(
@@ -195,12 +200,48 @@ def _load_raw(wh: Warehouse, summary: RunSummary, work_dir: Path, reference_ms: 
         )
 
 
-def _run_flink(work_dir: Path, settings: Settings) -> None:
-    connector = FileConnector(work_dir)
-    options = FlinkOptions(parallelism=settings.flink.parallelism, jvm_heap=settings.flink.jvm_heap)
-    t_env = create_table_environment(options)
-    statements = build_statements(t_env, settings, connector.source_options, connector.sink_options)
-    statements.execute().wait()
+class FlinkPlanner:
+    """Starts Flink's JVM and plans the job in a thread, while the ingest runs: neither needs
+    the other (the file sources are only opened when the job starts), and the ingest's worker
+    processes leave the driver's core idle. :meth:`result` waits for the plan."""
+
+    def __init__(self, work_dir: Path, settings: Settings) -> None:
+        self._work_dir = work_dir
+        self._settings = settings
+        self._thread = threading.Thread(target=self._plan, name="flink-planner", daemon=True)
+        self._statements: Any = None
+        self._error: BaseException | None = None
+        self.seconds = 0.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _plan(self) -> None:
+        started = time.perf_counter()
+        try:
+            connector = FileConnector(self._work_dir)
+            settings = self._settings
+            options = FlinkOptions(
+                parallelism=settings.flink.parallelism, jvm_heap=settings.flink.jvm_heap
+            )
+            t_env = create_table_environment(options)
+            self._statements = build_statements(
+                t_env, settings, connector.source_options, connector.sink_options
+            )
+        except BaseException as error:  # re-raised in the caller's thread by result()
+            self._error = error
+        finally:
+            self.seconds = time.perf_counter() - started
+
+    def result(self) -> Any:
+        """The planned StatementSet (plans now if :meth:`start` was never called)."""
+        if self._thread.ident is None:
+            self._plan()
+        else:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._statements
 
 
 def _click_days(wh: Warehouse, work_dir: Path) -> list[date]:
