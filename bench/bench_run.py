@@ -173,8 +173,11 @@ def main() -> None:
     print(f"pulse run:        {wall:8.1f} s wall, {lines / wall:10,.0f} events/s end to end")
     print(f"  steps:          {', '.join(f'{k} {v}s' for k, v in steps.items())}")
     print(f"  peak RSS:       {peak / 2**30:8.2f} GiB (process tree: driver + JVM + workers)")
-    flink = float(steps.get("flink", "nan"))
-    print(f"  JVM start-up:   {startup:8.1f} s ({startup / flink:.0%} of the flink step)")
+    planned = re.search(r"flink: planned in ([0-9.]+)s", log.read_text())
+    if planned:
+        plan = float(planned.group(1))
+        print(f"  flink plan:     {plan:8.1f} s (JVM start + planning, during the ingest)")
+    print(f"  JVM start-up:   {startup:8.1f} s (a trivial job alone: JVM + mini-cluster)")
     print(f"baseline (chdb):  {baseline:8.1f} s for the window counts alone (one SQL query)")
     print(f"ratio:            {wall / baseline:8.1f}x the baseline's time")
 
