@@ -96,18 +96,6 @@ STABLE_UID_OPTIONS: tuple[tuple[str, str], ...] = (
 DUPLICATE_SCAN_UID = "duplicate-click-scan"
 
 
-#: Planner and runtime options of every pulse job (bounded and streaming), measured on the
-#: bounded run (BENCHMARKS.md): one-phase aggregation (no local pre-aggregation buffer in
-#: front of each window aggregate: at the parallelism of one machine it only copies every
-#: row once more) and object reuse between chained operators (the SQL operators copy what
-#: they keep; the rows handed to the Python duplicate scan are converted, not kept).
-#: Neither changes a result: every table was compared with and without them.
-PLAN_OPTIONS: tuple[tuple[str, str], ...] = (
-    ("table.optimizer.agg-phase-strategy", "ONE_PHASE"),
-    ("pipeline.object-reuse", "true"),
-)
-
-
 @dataclass(frozen=True)
 class FlinkOptions:
     parallelism: int | None = 1  # None: the environment's (`flink run -p`)
@@ -142,8 +130,6 @@ def create_table_environment(options: FlinkOptions) -> Any:
     config = t_env.get_config()
     config.set("table.local-time-zone", "UTC")
     config.set("pipeline.name", "pulse")
-    for key, value in PLAN_OPTIONS:
-        config.set(key, value)
     # Python runs in the same process as the JVM operators (no Beam harness).
     config.set("python.execution-mode", "thread")
     config.set("python.executable", sys.executable)
