@@ -76,8 +76,11 @@ def ingest_stream(
             return result
         source = result.source or ""
         validate = validator.validate
+        write = out.write
+        lines = accepted = replays = 0
+        min_ms = max_ms = None
         for line, raw in read_records(path):
-            result.lines += 1
+            lines += 1
             outcome = validate(raw)
             if isinstance(outcome, Rejection):
                 result.rejected[outcome.reason.value] += 1
@@ -91,20 +94,21 @@ def ingest_stream(
             key = event_key(outcome)
             verdict = decide(key, when)
             if verdict is Verdict.REPLAY:
-                result.replays += 1
+                replays += 1
                 continue
             if verdict is Verdict.LATE:
                 watermark = rules.late_watermark_ms
                 assert watermark is not None
                 result.late_rows.append(LateRow(stream.value, key, when, watermark, raw))
                 continue
-            result.accepted += 1
-            if result.min_time_ms is None or when < result.min_time_ms:
-                result.min_time_ms = when
-            if result.max_time_ms is None or when > result.max_time_ms:
-                result.max_time_ms = when
-            out.write(to_clean_json(outcome))
-            out.write(b"\n")
+            accepted += 1
+            if min_ms is None or when < min_ms:
+                min_ms = when
+            if max_ms is None or when > max_ms:
+                max_ms = when
+            write(to_clean_json(outcome) + b"\n")
+        result.lines, result.accepted, result.replays = lines, accepted, replays
+        result.min_time_ms, result.max_time_ms = min_ms, max_ms
     result.seconds = time.perf_counter() - started
     return result
 

@@ -113,7 +113,9 @@ class ReplayRule:
 
     def is_replay(self, key: str, event_time_ms: int, partition: int = 0) -> bool:
         """True for a replay (drop it); otherwise remember the key and return False."""
-        self.advance(event_time_ms, partition)
+        clock = self.clocks.get(partition)
+        if clock is None or event_time_ms > clock:
+            self.advance(event_time_ms, partition)
         first = self.seen.get(key)
         if first is not None and first[0] >= self.clocks[first[1]] - self.horizon_ms:
             return True
@@ -126,12 +128,13 @@ class ReplayRule:
         return False
 
     def _bucket(self, partition: int, key: str, event_time_ms: int) -> None:
-        buckets = self._buckets.setdefault(partition, deque())
-        bucket = event_time_ms // self.horizon_ms
-        if buckets and buckets[-1][0] // self.horizon_ms == bucket:
+        buckets = self._buckets.get(partition)
+        if buckets is None:
+            buckets = self._buckets[partition] = deque()
+        elif buckets and buckets[-1][0] // self.horizon_ms == event_time_ms // self.horizon_ms:
             buckets[-1][1].append(key)
-        else:
-            buckets.append((event_time_ms, [key]))
+            return
+        buckets.append((event_time_ms, [key]))
 
     def _evict(self, partition: int, expired_before_ms: int) -> None:
         """Drop the partition's buckets whose keys all expired (> 1 horizon before the cut)."""

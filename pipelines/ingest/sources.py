@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
+from itertools import chain
 from pathlib import Path
 
 import orjson
@@ -37,6 +39,9 @@ def check_input_dir(input_dir: Path) -> None:
 
 
 UTF8_BOM = b"\xef\xbb\xbf"
+#: JSON Lines are read in blocks of this size and split at ``\n`` (a line longer than a block
+#: spans several reads)
+_CHUNK_BYTES = 1 << 20
 
 
 def read_records(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -51,13 +56,27 @@ def read_records(path: Path) -> Iterator[tuple[int, bytes]]:
     if path.suffix == ".parquet":
         yield from _parquet_records(path)
         return
+    number = 0
+    pending: list[bytes] = []  # the bytes after the last terminator read so far
+    unterminated = False  # bytes were read after the last terminator (a BOM counts as some)
     with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if number == 1 and line.startswith(UTF8_BOM):
-                line = line[len(UTF8_BOM) :]
-            if line.endswith(b"\n"):
-                line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-            yield number, line
+        head = handle.read(len(UTF8_BOM))
+        if head == UTF8_BOM:
+            unterminated, head = True, b""
+        blocks = iter(partial(handle.read, _CHUNK_BYTES), b"")
+        for chunk in chain((head,) if head else (), blocks):
+            unterminated = not chunk.endswith(b"\n")
+            if b"\n" not in chunk:  # a long line: joined once, when its end is read
+                pending.append(chunk)
+                continue
+            lines = (b"".join([*pending, chunk]) if pending else chunk).split(b"\n")
+            last = lines.pop()
+            pending = [last] if last else []
+            for line in lines:
+                number += 1
+                yield number, line[:-1] if line.endswith(b"\r") else line
+    if unterminated:  # a last line without a terminator is a record too, its bytes as they are
+        yield number + 1, b"".join(pending)
 
 
 def count_records(path: Path) -> int:

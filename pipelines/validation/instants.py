@@ -8,7 +8,8 @@ cannot represent them. An instant must lie in years 0001..9999 UTC
 (``MIN_INSTANT_MS..MAX_INSTANT_MS``), the range ``datetime`` shares; the text
 itself must also carry a year 0001..9999.
 
-Parsing is exact and pure, so dates and suffixes (fraction + offset) are memoised.
+Parsing is exact and pure, so minutes (``YYYY-MM-DDTHH:MM``) and suffixes (fraction + offset)
+are memoised.
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ MIN_INSTANT_MS = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z
 MAX_INSTANT_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-_TIME = re.compile(r"([0-9]{2}):([0-9]{2}):([0-9]{2})")
+_HOUR_MINUTE = re.compile(r"([0-9]{2}):([0-9]{2})")
+#: the seconds field: exactly two ASCII digits, 00..59 (60, a leap second, is not an instant)
+_SECONDS = {f"{second:02d}": second for second in range(60)}
 _FRACTION_OFFSET = re.compile(r"(?:\.([0-9]+))?(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))")
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _CACHE_LIMIT = 1 << 16
 
 _day_cache: dict[str, int | None] = {}
 _suffix_cache: dict[str, int | None] = {}
+_minute_cache: dict[str, int | None] = {}
 
 
 def _days_from_civil(year: int, month: int, day: int) -> int:
@@ -76,20 +80,38 @@ def _days(date: str) -> int | None:
     return days
 
 
-def _local_seconds(prefix: str) -> int | None:
-    """``YYYY-MM-DDTHH:MM:SS`` -> seconds since epoch as if UTC, or None if invalid."""
-    if len(prefix) != 19 or prefix[10] not in "Tt":
+def _minute_seconds(prefix: str) -> int | None:
+    """``YYYY-MM-DDTHH:MM`` -> seconds since epoch of that minute as if UTC, or None."""
+    if len(prefix) != 16 or prefix[10] not in "Tt":
         return None
     days = _days(prefix[:10])
     if days is None:
         return None
-    match = _TIME.fullmatch(prefix, 11)
+    match = _HOUR_MINUTE.fullmatch(prefix, 11)
     if match is None:
         return None
-    hour, minute, second = map(int, match.groups())
-    if not (hour <= 23 and minute <= 59 and second <= 59):
+    hour, minute = map(int, match.groups())
+    if not (hour <= 23 and minute <= 59):
         return None
-    return days * 86_400 + hour * 3600 + minute * 60 + second
+    return days * 86_400 + hour * 3600 + minute * 60
+
+
+def _local_seconds(text: str) -> int | None:
+    """Seconds since epoch (as if UTC) of the ``YYYY-MM-DDTHH:MM:SS`` that ``text`` begins
+    with, or None if it does not begin with one. The minute is memoised (events of one minute
+    come together), the second is one of the 60 strings ``00``..``59``."""
+    prefix = text[:16]
+    try:
+        minute = _minute_cache[prefix]
+    except KeyError:
+        minute = _minute_seconds(prefix)
+        if len(_minute_cache) >= _CACHE_LIMIT:
+            _minute_cache.clear()
+        _minute_cache[prefix] = minute
+    if minute is None or text[16:17] != ":":
+        return None
+    second = _SECONDS.get(text[17:19])
+    return None if second is None else minute + second
 
 
 def _suffix_ms(suffix: str) -> int | None:
@@ -109,7 +131,7 @@ def _suffix_ms(suffix: str) -> int | None:
 
 def parse_rfc3339_ms(text: str) -> int | None:
     """Epoch ms (UTC, rounded down) of an RFC 3339 date-time, or None if not one."""
-    seconds = _local_seconds(text[:19])
+    seconds = _local_seconds(text)
     if seconds is None:
         return None
     suffix = text[19:]

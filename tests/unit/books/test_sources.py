@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.ingest import sources
 from pipelines.ingest.sources import count_records, read_records
 
 
@@ -38,6 +39,19 @@ def test_records_and_their_count(tmp_path: Path, data: bytes, records: list[byte
     assert [raw for _line, raw in got] == records
     assert [line for line, _raw in got] == list(range(1, len(records) + 1))
     assert count_records(path) == len(records)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 1 << 20])
+def test_records_do_not_depend_on_the_read_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    # a CRLF, a BOM and long lines split across reads give the records of one read
+    data = b"\xef\xbb\xbfab\r\n\r\n" + b"y" * 11 + b"\r\n\xef\xbb\xbf\rz\n\nlast\r"
+    records = [b"ab", b"", b"y" * 11, b"\xef\xbb\xbf\rz", b"", b"last\r"]
+    monkeypatch.setattr(sources, "_CHUNK_BYTES", block)
+    assert [raw for _line, raw in read_records(write(tmp_path, data))] == records
+    assert [raw for _line, raw in read_records(write(tmp_path, b"\xef\xbb\xbf"))] == [b""]
+    assert count_records(write(tmp_path, b"\xef\xbb\xbf")) == 1
 
 
 def test_count_spans_read_chunks(tmp_path: Path) -> None:
