@@ -23,7 +23,8 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from pipelines.generate.api import DEFAULT_START, generate
@@ -32,40 +33,64 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def tree_rss_bytes(root_pid: int) -> int:
-    """Sum of RSS over a process and all its descendants (from /proc)."""
+def tree_rss(root_pid: int) -> dict[str, int]:
+    """RSS bytes of a process and all its descendants (from /proc), by kind: ``driver`` (the
+    process itself), ``jvm`` (java processes) and ``workers`` (every other descendant)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    names: dict[int, str] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
+                head, tail = handle.read().rsplit(")", 1)
         except OSError:
             continue
+        fields = tail.split()
         pid, ppid = int(entry), int(fields[1])
         children.setdefault(ppid, []).append(pid)
         rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-    total, stack = 0, [root_pid]
+        names[pid] = head.split("(", 1)[1]
+    kinds = {"driver": 0, "jvm": 0, "workers": 0}
+    stack = [root_pid]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
+        kind = "driver" if pid == root_pid else "jvm" if names.get(pid) == "java" else "workers"
+        kinds[kind] += rss.get(pid, 0)
         stack.extend(children.get(pid, []))
-    return total
+    return kinds
 
 
-def run_sampled(cmd: list[str], log: Path) -> tuple[float, int, str]:
+@dataclass
+class Peak:
+    """The sample with the largest RSS of the whole tree, and when it was taken."""
+
+    total: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    clock: str = ""  # HH:MM:SS, as in the run's log
+
+
+def step_at(log: str, clock: str) -> str:
+    """The step of the run's log that had started last at ``clock`` (HH:MM:SS)."""
+    started = [name for at, name in re.findall(r"\[([0-9:]{8})\] (\S+): start", log) if at <= clock]
+    return started[-1] if started else "start-up"
+
+
+def run_sampled(cmd: list[str], log: Path) -> tuple[float, Peak, str]:
     started = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=out, text=True, cwd=ROOT)
-        peak = 0
+        peak = Peak()
         done = threading.Event()
 
         def sample() -> None:
             nonlocal peak
             while not done.is_set():
-                peak = max(peak, tree_rss_bytes(proc.pid))
+                kinds = tree_rss(proc.pid)
+                total = sum(kinds.values())
+                if total > peak.total:
+                    peak = Peak(total, kinds, datetime.now().strftime("%H:%M:%S"))
                 time.sleep(0.2)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -172,7 +197,10 @@ def main() -> None:
 
     print(f"pulse run:        {wall:8.1f} s wall, {lines / wall:10,.0f} events/s end to end")
     print(f"  steps:          {', '.join(f'{k} {v}s' for k, v in steps.items())}")
-    print(f"  peak RSS:       {peak / 2**30:8.2f} GiB (process tree: driver + JVM + workers)")
+    kinds = ", ".join(f"{kind} {size / 2**30:.2f}" for kind, size in peak.kinds.items())
+    print(f"  peak RSS:       {peak.total / 2**30:8.2f} GiB (process tree: {kinds} GiB)")
+    during = step_at(log.read_text(), peak.clock)
+    print(f"                  at {peak.clock}, during the {during} step")
     planned = re.search(r"flink: planned in ([0-9.]+)s", log.read_text())
     if planned:
         plan = float(planned.group(1))
