@@ -18,13 +18,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+from bench_run import bench_data
 
 from pipelines.config import load_settings
 from pipelines.domain.events import Stream
-from pipelines.generate.api import DEFAULT_START, generate
+from pipelines.generate.api import DEFAULT_START
 from pipelines.ingest.files import ingest_stream
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def baseline_seconds(path: Path) -> tuple[float, int]:
@@ -48,9 +47,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    data = ROOT / ".pulse" / "bench" / f"data-{args.creators}-{args.days}-{args.seed}"
-    if not (data / "views.jsonl").exists():
-        generate(data, creators=args.creators, days=args.days, seed=args.seed)
+    data = bench_data(args.creators, args.days, args.seed)
     as_of = datetime.combine(DEFAULT_START + timedelta(days=args.days + 1), datetime.min.time())
     reference_ms = int(as_of.replace(tzinfo=UTC).timestamp() * 1000)
     settings = load_settings()

@@ -158,6 +158,14 @@ def flink_startup_seconds() -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def bench_data(creators: int, days: int, seed: int) -> Path:
+    """The generated data set ``.pulse/bench/data-CREATORS-DAYS-SEED``, made on first use."""
+    data = ROOT / ".pulse" / "bench" / f"data-{creators}-{days}-{seed}"
+    if not (data / "views.jsonl").exists():
+        generate(data, creators=creators, days=days, seed=seed)
+    return data
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--creators", type=int, default=1000)
@@ -165,9 +173,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    data = ROOT / ".pulse" / "bench" / f"data-{args.creators}-{args.days}-{args.seed}"
-    if not (data / "views.jsonl").exists():
-        generate(data, creators=args.creators, days=args.days, seed=args.seed)
+    data = bench_data(args.creators, args.days, args.seed)
     lines = sum(1 for path in data.glob("*.jsonl") for _ in path.open("rb"))
     size = sum(path.stat().st_size for path in data.glob("*.jsonl"))
     print(f"data set: {data} — {lines:,} lines, {size / 1e6:,.0f} MB")

@@ -40,6 +40,14 @@ _suffix_cache: dict[str, int | None] = {}
 _minute_cache: dict[str, int | None] = {}
 
 
+def _remember(cache: dict[str, int | None], key: str, value: int | None) -> int | None:
+    """Store ``value`` under ``key`` in one of the memo caches (emptied when full); return it."""
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
 def _days_from_civil(year: int, month: int, day: int) -> int:
     """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
     year -= month <= 2
@@ -74,10 +82,7 @@ def _days(date: str) -> int | None:
         year, month, day = map(int, match.groups())
         if is_calendar_date(year, month, day):
             days = _days_from_civil(year, month, day)
-    if len(_day_cache) >= _CACHE_LIMIT:
-        _day_cache.clear()
-    _day_cache[date] = days
-    return days
+    return _remember(_day_cache, date, days)
 
 
 def _minute_seconds(prefix: str) -> int | None:
@@ -104,10 +109,7 @@ def _local_seconds(text: str) -> int | None:
     try:
         minute = _minute_cache[prefix]
     except KeyError:
-        minute = _minute_seconds(prefix)
-        if len(_minute_cache) >= _CACHE_LIMIT:
-            _minute_cache.clear()
-        _minute_cache[prefix] = minute
+        minute = _remember(_minute_cache, prefix, _minute_seconds(prefix))
     if minute is None or text[16:17] != ":":
         return None
     second = _SECONDS.get(text[17:19])
@@ -138,10 +140,7 @@ def parse_rfc3339_ms(text: str) -> int | None:
     try:
         extra = _suffix_cache[suffix]
     except KeyError:
-        extra = _suffix_ms(suffix)
-        if len(_suffix_cache) >= _CACHE_LIMIT:
-            _suffix_cache.clear()
-        _suffix_cache[suffix] = extra
+        extra = _remember(_suffix_cache, suffix, _suffix_ms(suffix))
     if extra is None:
         return None
     millis = seconds * 1000 + extra
