@@ -140,7 +140,15 @@ class FlinkSettings(_Section):
     # 1 measured fastest on 2 cores (BENCHMARKS.md): operators already run in separate threads.
     parallelism: int = Field(default=1, ge=1)
     jvm_heap: str = Field(
-        default="2g", pattern=r"^[0-9]+[kmg]$", description="max heap of the local Flink JVM"
+        default="2g",
+        pattern=r"^[0-9]+[kmg]$",
+        description="max heap of the streaming job's local Flink JVM (`pulse up`)",
+    )
+    run_jvm_heap: str = Field(
+        default="1g",
+        pattern=r"^[0-9]+[kmg]$",
+        description="max heap of the Flink JVM of `pulse run` (bounded over files): its state "
+        "is the 7-day horizon, whatever the history's length (BENCHMARKS.md)",
     )
     rest_port: int = Field(
         default=8081, ge=0, le=65535, description="REST API on 127.0.0.1 (0: off)"

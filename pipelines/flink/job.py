@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import site
 import sys
 from collections.abc import Callable
@@ -100,6 +101,7 @@ DUPLICATE_SCAN_UID = "duplicate-click-scan"
 class FlinkOptions:
     parallelism: int | None = 1  # None: the environment's (`flink run -p`)
     jvm_heap: str | None = None  # e.g. "2g": -Xmx of the local mini-cluster JVM
+    collector: str | None = None  # e.g. "ParallelGC": -XX:+UseParallelGC of that JVM
     jars: tuple[Path, ...] = ()
     checkpoint_interval_ms: int | None = None
     extra: tuple[tuple[str, str], ...] = ()
@@ -110,15 +112,25 @@ def _python_path() -> list[str]:
     return [project_root, *site.getsitepackages()]
 
 
+def local_jvm_args(jvm_args: str, options: FlinkOptions) -> str:
+    """``JVM_ARGS`` for the local JVM (read by PyFlink when it launches it): the user's own,
+    plus the heap and the collector of ``options`` where the user's do not set them."""
+    added = []
+    if options.jvm_heap and "-Xmx" not in jvm_args:
+        added.append(f"-Xmx{options.jvm_heap}")
+    if options.collector and not re.search(r"-XX:[+]Use[A-Za-z0-9]+GC\b", jvm_args):
+        added.append(f"-XX:+Use{options.collector}")
+    return " ".join([jvm_args, *added]).strip()
+
+
 def create_table_environment(options: FlinkOptions) -> Any:
     """A streaming table environment (bounded sources end with a final watermark)."""
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
     jvm_args = platform_variable("JVM_ARGS") or ""
-    if options.jvm_heap and "-Xmx" not in jvm_args:
-        # read by PyFlink when it launches the local JVM (the first call below)
-        export_to_children("JVM_ARGS", f"{jvm_args} -Xmx{options.jvm_heap}".strip())
+    if (wanted := local_jvm_args(jvm_args, options)) != jvm_args:
+        export_to_children("JVM_ARGS", wanted)  # PyFlink launches the JVM at the first call below
     env = StreamExecutionEnvironment.get_execution_environment()
     if options.parallelism is not None:
         env.set_parallelism(options.parallelism)

@@ -3,9 +3,10 @@
 Steps (each named; the same names appear in logs and metrics):
 ``ingest`` (validate, replays, late) -> ``warehouse-raw`` (rejected, late, dims,
 the ingest ledger) -> ``flink`` (the job on a local mini-cluster, file
-connectors) -> ``load`` (results into the warehouse) -> ``rollup`` (daily
-payouts rebuilt from the deduplicated clicks) -> ``books`` (changes of closed
-months booked as adjustments) -> ``finalize`` (merge replaced rows).
+connectors; its JVM is stopped once the job ends) -> ``load`` (results into the
+warehouse) -> ``rollup`` (daily payouts rebuilt from the deduplicated clicks) ->
+``books`` (changes of closed months booked as adjustments) -> ``finalize`` (merge
+replaced rows).
 
 How a run relates to what the warehouse holds already: result rows are keyed
 by their business keys (click id, creator and window, ...), so a run over the
@@ -31,7 +32,9 @@ from typing import Any
 from pipelines.config import Settings
 from pipelines.connectors.flink_files import FileConnector, clean_dir, results_dir
 from pipelines.connectors.warehouse import Warehouse
+from pipelines.errors import PulseError
 from pipelines.flink.job import FlinkOptions, build_statements, create_table_environment
+from pipelines.flink.local_jvm import stop_local_jvm
 from pipelines.flink.schemas import CAMPAIGNS, CREATOR_PROFILES, SINKS
 from pipelines.ingest.files import StreamIngest, ingest_folder
 from pipelines.ingest.sources import check_input_dir, count_records
@@ -124,7 +127,9 @@ def run_bounded(
             with _step(summary, "flink", listener):
                 statements = planner.result()
                 listener("flink", f"planned in {planner.seconds:.1f}s while ingest ran")
-                statements.execute().wait()
+                _wait_for_flink(statements, settings)
+                # nothing below needs the JVM: its memory goes back before the warehouse work
+                stop_local_jvm()
             with _step(summary, "load", listener):
                 for sink in SINKS:
                     data = read_results(
@@ -222,7 +227,11 @@ class FlinkPlanner:
             connector = FileConnector(self._work_dir)
             settings = self._settings
             options = FlinkOptions(
-                parallelism=settings.flink.parallelism, jvm_heap=settings.flink.jvm_heap
+                parallelism=settings.flink.parallelism,
+                jvm_heap=settings.flink.run_jvm_heap,
+                # throughput over pause times, and less memory beside the heap than G1
+                # (BENCHMARKS.md): a bounded job waits for its end, not for one record
+                collector="ParallelGC",
             )
             t_env = create_table_environment(options)
             self._statements = build_statements(
@@ -242,6 +251,20 @@ class FlinkPlanner:
         if self._error is not None:
             raise self._error
         return self._statements
+
+
+def _wait_for_flink(statements: Any, settings: Settings) -> None:
+    """Execute the planned job and wait for its end; a heap too small is said in one sentence."""
+    try:
+        statements.execute().wait()
+    except Exception as error:
+        if "java.lang.OutOfMemoryError" not in str(error):
+            raise
+        heap = settings.flink.run_jvm_heap
+        raise PulseError(
+            f"the Flink job of pulse run ran out of memory in its {heap} heap: raise "
+            "PULSE_FLINK__RUN_JVM_HEAP (flink.run_jvm_heap), e.g. to twice that"
+        ) from error
 
 
 def _click_days(wh: Warehouse, work_dir: Path) -> list[date]:

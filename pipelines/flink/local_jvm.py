@@ -1,0 +1,67 @@
+"""The JVM PyFlink starts for a local mini-cluster, and stopping it once the job is done.
+
+PyFlink launches one JVM per Python process (its py4j gateway, which also hosts the local
+mini-cluster) and keeps it until the process exits. ``pulse run`` has nothing left for it after
+the Flink step: the load, rollup and books steps read the results in Python and write through
+the warehouse. Stopping it there returns the JVM's memory (its heap and ~0.6 GiB beyond it) to
+the machine before the warehouse work starts, so the run's peak is the larger of the two, not
+their sum (BENCHMARKS.md, "pulse run end to end").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import time
+
+log = logging.getLogger(__name__)
+
+
+def _gone(pid: int) -> bool:
+    """True once ``pid`` has exited (and is reaped, when it is this process's child)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # not our child: probe it instead
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    return done == pid
+
+
+def _signal(pid: int, number: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # exited on its own meanwhile
+        os.kill(pid, number)
+
+
+def stop_local_jvm(timeout_s: float = 10.0) -> int | None:
+    """Stop the gateway JVM of this process, if one runs; return its pid (None: none ran).
+
+    The gateway is closed first (py4j connections and callback server), then the JVM gets
+    SIGTERM (Flink's shutdown hooks stop the mini-cluster) and, after ``timeout_s``, SIGKILL.
+    A later PyFlink call in this process starts a new JVM.
+    """
+    from pyflink import java_gateway
+
+    gateway = java_gateway._gateway
+    if gateway is None:
+        return None
+    pid = int(gateway.jvm.java.lang.ProcessHandle.current().pid())
+    try:
+        gateway.shutdown()
+    finally:
+        java_gateway._gateway = None
+    _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while not _gone(pid):
+        if time.monotonic() > deadline:
+            log.warning("the Flink JVM (pid %s) ignored SIGTERM for %.0fs: killed", pid, timeout_s)
+            _signal(pid, signal.SIGKILL)
+            while not _gone(pid):
+                time.sleep(0.05)
+            break
+        time.sleep(0.05)
+    return pid
