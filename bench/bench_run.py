@@ -166,6 +166,28 @@ def bench_data(creators: int, days: int, seed: int) -> Path:
     return data
 
 
+def pulse_run_command(data: Path, warehouse: Path, days: int) -> list[str]:
+    """``pulse run`` over a generated data set of ``days`` days into a fresh ``warehouse``."""
+    return [
+        str(BIN / "pulse"),
+        "run",
+        "--input",
+        str(data),
+        "--warehouse",
+        str(warehouse),
+        "--as-of",
+        # the day after the data ends: the generator's deliberately "future"
+        # lines (a year ahead) must stay rejected, as in a real run
+        (DEFAULT_START + timedelta(days=days + 1)).isoformat() + "T00:00:00Z",
+        "--no-report",
+    ]
+
+
+def step_seconds(log: str) -> dict[str, str]:
+    """The seconds of each step in a ``pulse run`` log (``[hh:mm:ss] step: done in 1.2s``)."""
+    return dict(re.findall(r"\] (\S+): done in ([0-9.]+)s", log))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--creators", type=int, default=1000)
@@ -181,23 +203,10 @@ def main() -> None:
     warehouse = Path(tempfile.mkdtemp(prefix="pulse-bench-wh-"))
     log = ROOT / ".pulse" / "bench" / "run.log"
     try:
-        cmd = [
-            str(BIN / "pulse"),
-            "run",
-            "--input",
-            str(data),
-            "--warehouse",
-            str(warehouse / "wh"),
-            "--as-of",
-            # the day after the data ends: the generator's deliberately "future"
-            # lines (a year ahead) must stay rejected, as in a real run
-            (DEFAULT_START + timedelta(days=args.days + 1)).isoformat() + "T00:00:00Z",
-            "--no-report",
-        ]
-        wall, peak, _ = run_sampled(cmd, log)
+        wall, peak, _ = run_sampled(pulse_run_command(data, warehouse / "wh", args.days), log)
     finally:
         shutil.rmtree(warehouse, ignore_errors=True)
-    steps = dict(re.findall(r"\] (\S+): done in ([0-9.]+)s", log.read_text()))
+    steps = step_seconds(log.read_text())
     startup = flink_startup_seconds()
     baseline = chdb_baseline(data)
 
