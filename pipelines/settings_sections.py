@@ -145,7 +145,7 @@ class FlinkSettings(_Section):
         description="max heap of the streaming job's local Flink JVM (`pulse up`)",
     )
     run_jvm_heap: str = Field(
-        default="1g",
+        default="768m",
         pattern=r"^[0-9]+[kmg]$",
         description="max heap of the Flink JVM of `pulse run` (bounded over files): its state "
         "is the 7-day horizon, whatever the history's length (BENCHMARKS.md)",
