@@ -49,11 +49,16 @@ def stop_local_jvm(timeout_s: float = 10.0) -> int | None:
     gateway = java_gateway._gateway
     if gateway is None:
         return None
-    pid = int(gateway.jvm.java.lang.ProcessHandle.current().pid())
+    java_gateway._gateway = None
+    try:
+        pid = int(gateway.jvm.java.lang.ProcessHandle.current().pid())
+    except Exception as error:  # the JVM is already gone, or unreachable: nothing to stop
+        log.warning("the Flink JVM could not be asked for its pid (%s): left as it is", error)
+        return None
     try:
         gateway.shutdown()
-    finally:
-        java_gateway._gateway = None
+    except Exception as error:  # the signal below stops the JVM all the same
+        log.warning("closing the connection to the Flink JVM failed: %s", error)
     _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while not _gone(pid):
