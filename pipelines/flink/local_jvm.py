@@ -32,6 +32,16 @@ def _gone(pid: int) -> bool:
     return done == pid
 
 
+def _wait_gone(pid: int, timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` for ``pid`` to exit; whether it did."""
+    deadline = time.monotonic() + timeout_s
+    while not _gone(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _signal(pid: int, number: int) -> None:
     with contextlib.suppress(ProcessLookupError):  # exited on its own meanwhile
         os.kill(pid, number)
@@ -60,13 +70,8 @@ def stop_local_jvm(timeout_s: float = 10.0) -> int | None:
     except Exception as error:  # the signal below stops the JVM all the same
         log.warning("closing the connection to the Flink JVM failed: %s", error)
     _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while not _gone(pid):
-        if time.monotonic() > deadline:
-            log.warning("the Flink JVM (pid %s) ignored SIGTERM for %.0fs: killed", pid, timeout_s)
-            _signal(pid, signal.SIGKILL)
-            while not _gone(pid):
-                time.sleep(0.05)
-            break
-        time.sleep(0.05)
+    if not _wait_gone(pid, timeout_s):
+        log.warning("the Flink JVM (pid %s) ignored SIGTERM for %.0fs: killed", pid, timeout_s)
+        _signal(pid, signal.SIGKILL)
+        _wait_gone(pid, float("inf"))
     return pid
