@@ -40,8 +40,11 @@ idempotent, so re-emitted rows do not double-count). Results emitted after the
 checkpoint and before the crash are emitted again (at-least-once sink, the
 loader replaces them). Flink does not checkpoint watermarks: a restored job
 re-derives its watermark from the records that arrive after the restart, so
-windows that were due but not yet fired close as soon as new input flows (a
-restart into silent topics closes nothing until data arrives). Records that
+windows that were due but not yet fired close as soon as new input flows; a
+partition that has gone quiet gets the ingest's watermark markers (its clock,
+every ``ingest.watermark_marker_interval_s``; the event sources drop them right
+after reading, ``pipelines/ingest/markers.py``), so a restart into silent
+topics closes what is due within seconds. Records that
 arrive after the restart are never older than the old watermark (ingest's late
 rule is stricter), so no fired window is re-opened.
 
@@ -74,7 +77,7 @@ from typing import Any
 
 from pipelines import metrics
 from pipelines.config import Settings, load_settings
-from pipelines.connectors.flink_kafka import KafkaConnector, connector_jar
+from pipelines.connectors.flink_kafka import MARKED_SOURCES, KafkaConnector, connector_jar
 from pipelines.flink.job import (
     STABLE_UID_OPTIONS,
     FlinkOptions,
@@ -257,7 +260,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra=extra,
     )
     t_env = create_table_environment(options)
-    statements = build_statements(t_env, settings, connector.source_options, connector.sink_options)
+    statements = build_statements(
+        t_env,
+        settings,
+        connector.source_options,
+        connector.sink_options,
+        marked_sources=MARKED_SOURCES,
+    )
     result = statements.execute()
     job_client = result.get_job_client()
     log.info("job %s running (bootstrap %s)", job_client.get_job_id(), settings.kafka.bootstrap)
@@ -290,7 +299,12 @@ def submit(settings: Settings, args: argparse.Namespace) -> int:
     )
     t_env = create_table_environment(options)
     statements = build_statements(
-        t_env, settings, connector.source_options, connector.sink_options, stable_uids=True
+        t_env,
+        settings,
+        connector.source_options,
+        connector.sink_options,
+        stable_uids=True,
+        marked_sources=MARKED_SOURCES,
     )
     result = statements.execute()
     log.info(

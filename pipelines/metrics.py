@@ -82,6 +82,11 @@ INGEST_REDELIVERED = Counter(
     "Raw messages redelivered after a crash whose output was already in Kafka (not re-sent).",
     ["job", "stream"],
 )
+INGEST_MARKERS = Counter(
+    "pulse_ingest_watermark_markers_total",
+    "Watermark markers written into quiet clean partitions (pipelines/ingest/markers.py).",
+    ["job", "stream"],
+)
 INGEST_STATE_RESTORED = Counter(
     "pulse_ingest_state_restored_records_total",
     "Changelog records read back into the replay/watermark state at partition assignment.",

@@ -70,6 +70,13 @@ class IngestSettings(_Section):
     max_batch: int = Field(default=20_000, ge=1, description="records per poll and batch")
     session_timeout_ms: int = Field(default=10_000, gt=0)
     heartbeat_interval_ms: int = Field(default=2_000, gt=0)
+    watermark_marker_interval_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="a clean partition of an event stream without a clean event for this long "
+        "gets a watermark marker (its clock), so a restored Flink job gets its watermark back "
+        "(pipelines/ingest/markers.py); 0: no markers",
+    )
     data_dir: str = Field(default=".pulse/faust-ingest", description="Faust's data folder")
     command: str | None = Field(
         default=None, description="`make up` runs this command instead of the ingest job"

@@ -29,6 +29,8 @@ from pipelines.domain.streams import RESULTS, STREAMS
 SOURCE_TOPICS: dict[str, str] = {spec.source_table: spec.clean_topic for spec in STREAMS}
 #: the sources that may idle: changelogs, legitimately quiet for days
 CHANGELOG_SOURCES = frozenset(spec.source_table for spec in STREAMS if spec.changelog)
+#: the sources whose topics carry the ingest's watermark markers: the event streams
+MARKED_SOURCES = frozenset(spec.source_table for spec in STREAMS if not spec.changelog)
 
 #: sink table -> (topic, key column) (the stream catalog's)
 SINK_TOPICS: dict[str, tuple[str, str]] = {

@@ -12,8 +12,8 @@ import os
 import re
 import site
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from pipelines.flink.schemas import (
     sink_ddl,
     source_ddl,
 )
+from pipelines.ingest.markers import MARKER_FREE
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +163,13 @@ def build_statements(
     sink_options: SinkOptions,
     *,
     stable_uids: bool = False,
+    marked_sources: Collection[str] = (),
 ) -> Any:
     """Declare sources, sinks and every view; return the StatementSet to execute.
+
+    ``marked_sources``: source tables whose records include watermark markers (the clean topics
+    the streaming ingest writes); each is declared as ``<name>_records`` and read through a view
+    ``<name>`` without the markers.
 
     ``stable_uids``: the duplicate scan gets the uid :data:`DUPLICATE_SCAN_UID` (with
     :data:`STABLE_UID_OPTIONS` in the configuration: a job on a cluster). Off, the graph is the
@@ -173,7 +179,18 @@ def build_statements(
     from pyflink.table import DataTypes, Schema
 
     for source in SOURCES:
-        t_env.execute_sql(source_ddl(source, settings, source_options(source.name)))
+        options = source_options(source.name)
+        if source.name not in marked_sources:
+            t_env.execute_sql(source_ddl(source, settings, options))
+            continue
+        # the topic's records include watermark markers: they set the watermark at the source,
+        # then leave before any operator sees them (pipelines/ingest/markers.py)
+        records = replace(source, name=f"{source.name}_records")
+        t_env.execute_sql(source_ddl(records, settings, options))
+        t_env.execute_sql(
+            f"CREATE TEMPORARY VIEW {source.name} AS "
+            f"SELECT * FROM {records.name} WHERE {MARKER_FREE}"
+        )
     for sink in SINKS:
         t_env.execute_sql(sink_ddl(sink, sink_options(sink.name)))
 

@@ -25,9 +25,10 @@ batch can be recognised after a crash (:meth:`StreamIngestor.apply_emitted`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
 import orjson
 
@@ -185,6 +186,10 @@ class StreamIngestor:
     def watermark_ms(self) -> int | None:
         """The stream's watermark (see :class:`pipelines.ingest.rules.LatenessRule`)."""
         return self.rules.lateness.watermark_ms()
+
+    def partition_clocks(self) -> Mapping[int, int]:
+        """Partition -> newest event time of its on-time events (read-only view)."""
+        return MappingProxyType(self.rules.lateness.clocks)
 
     # -- partitions that have not delivered yet ------------------------------------------------
     def has_on_time_event(self, partition: int) -> bool:

@@ -36,6 +36,8 @@ class RunnerConfig:
     max_batch: int
     session_timeout_ms: int
     heartbeat_interval_ms: int
+    #: seconds without a clean event before a partition gets a watermark marker (0: never)
+    marker_interval_s: float
     #: replicas of the state changelog topics the worker creates (``kafka.replication_factor``)
     replication_factor: int
     #: the security arguments of every aiokafka client (``kafka`` section; never printed)
@@ -60,6 +62,7 @@ class RunnerConfig:
             max_batch=ingest.max_batch,
             session_timeout_ms=ingest.session_timeout_ms,
             heartbeat_interval_ms=ingest.heartbeat_interval_ms,
+            marker_interval_s=ingest.watermark_marker_interval_s,
             replication_factor=settings.kafka.replication_factor,
             client_options=aiokafka_options(settings.kafka),
         )

@@ -27,6 +27,7 @@ from pipelines.connectors.kafka_topics import TopicSpec, ensure_topics
 from pipelines.domain.events import Stream
 from pipelines.domain.streams import spec_of
 from pipelines.ingest.ledger import LedgerTally
+from pipelines.ingest.markers import MARKER_HEADERS, due_markers, marker_value
 from pipelines.ingest.step import (
     TIME_HEADER,
     ChangelogRecord,
@@ -105,6 +106,9 @@ class IngestRunner:
         self._progress = health.PartitionProgress()
         self._health_written = 0.0
         self._jumps_counted: dict[Stream, int] = dict.fromkeys(config.streams, 0)
+        #: raw partitions with a clean event since the last round of watermark markers
+        self._active: set[TopicPartition] = set()
+        self._marked_at = time.monotonic()
 
     # -- lifecycle --------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -122,6 +126,7 @@ class IngestRunner:
                         self._new.clear()
                     if records:
                         await self._process(records)
+                    await self._mark_quiet()
                     self._report()
         finally:
             await self._stop()
@@ -223,6 +228,7 @@ class IngestRunner:
             by_stream: dict[Stream, list[int]] = defaultdict(list)
             for tp in revoked:
                 self._emitted.pop(tp, None)
+                self._active.discard(tp)
                 self._new.discard(tp)
                 self._next_offset.pop(tp, None)
                 by_stream[self._raw_stream[tp.topic]].append(tp.partition)
@@ -308,6 +314,36 @@ class IngestRunner:
         changes: list[ChangelogRecord] = [(tp.partition, r.key, r.value) for tp, r in records]
         return self.ingestors[stream].restore(changes)
 
+    # -- watermark markers -------------------------------------------------------------------
+    async def _mark_quiet(self) -> None:
+        """Every ``marker_interval_s``: a watermark marker into each clean partition of an event
+        stream that had no clean event since the last round (pipelines/ingest/markers.py)."""
+        interval = self.config.marker_interval_s
+        now = time.monotonic()
+        if interval <= 0 or now - self._marked_at < interval:
+            return
+        self._marked_at = now
+        assert self._producer is not None
+        owned: dict[Stream, list[int]] = defaultdict(list)
+        for tp in self._next_offset:
+            owned[self._raw_stream[tp.topic]].append(tp.partition)
+        markers = OutputBatches(self._producer, self._partitions)
+        written: Counter[str] = Counter()
+        for stream, partitions in owned.items():
+            if spec_of(stream).changelog:  # changelogs idle in Flink instead
+                continue
+            raw_topic = self.topics.raw(stream)
+            active = [tp.partition for tp in self._active if tp.topic == raw_topic]
+            clean_topic = self.topics.clean(stream)
+            clocks = self.ingestors[stream].partition_clocks()
+            for partition, clock in due_markers(clocks, partitions, active):
+                await markers.add(clean_topic, partition, None, marker_value(clock), MARKER_HEADERS)
+                written[stream.value] += 1
+        self._active.clear()
+        await markers.flush()
+        for stream_name, n in written.items():
+            metrics.INGEST_MARKERS.labels(JOB, stream_name).inc(n)
+
     # -- health ------------------------------------------------------------------------------
     def _report(self) -> None:
         """Event-time metrics, warnings for new jumps, the health report (once a second)."""
@@ -337,6 +373,7 @@ class IngestRunner:
         streams_touched: set[Stream] = set()
         clean: list[tuple[int, int, Output]] = []
         ledger: list[LedgerTally] = []
+        active = self._active
         for tp, msgs in records.items():
             if not msgs:
                 continue
@@ -366,6 +403,7 @@ class IngestRunner:
                     tally.count(decision.outcome)
                     continue
                 if decision.outcome is Outcome.CLEAN:
+                    active.add(tp)
                     when = int(dict(out.headers)[TIME_HEADER])
                     tally.count(Outcome.CLEAN, when)
                     clean.append((when, len(clean), out))

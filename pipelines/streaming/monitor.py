@@ -12,7 +12,11 @@ groups from the settings, topic names with ``kafka.topic_prefix``):
 
 The lag of a stage is counted in records (end offsets minus committed offsets) and in seconds
 (the age of the oldest uncommitted record: pulse topics are stamped with the broker's arrival
-time). ``pulse status`` reads it once; the loader keeps a :class:`LagReader` open and exports
+time). The ingest's watermark markers (:mod:`pipelines.ingest.markers`) are not lag: Flink
+commits a partition's offsets only when its Kafka poll returns, so the newest marker of a quiet
+clean partition stays uncommitted until the next one arrives; a short uncommitted tail of a
+clean event topic made of markers only counts as caught up (one small fetch per such partition).
+``pulse status`` reads it once; the loader keeps a :class:`LagReader` open and exports
 every stage's lag as ``pulse_consumer_lag_records`` / ``pulse_consumer_lag_seconds``
 (:func:`export_lags_forever`). Kafka clients connect with the ``kafka`` section's security
 settings (:mod:`pipelines.kafka_clients`).
@@ -32,8 +36,9 @@ from typing import Any
 
 from pipelines import metrics
 from pipelines.config import Settings
-from pipelines.connectors.flink_kafka import SINK_TOPICS, SOURCE_TOPICS
+from pipelines.connectors.flink_kafka import MARKED_SOURCES, SINK_TOPICS, SOURCE_TOPICS
 from pipelines.flink.schemas import ENGAGEMENT_WINDOWS
+from pipelines.ingest.markers import is_marker
 from pipelines.kafka_clients import aiokafka_options
 from pipelines.load.kafka_records import TOPIC_TABLES
 
@@ -44,11 +49,17 @@ RAW_TOPICS = tuple(
 )
 
 
+#: a lagging tail of at most this many records in a marked topic is read for markers
+MARKER_TAIL = 4
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str  # component name
     group: str
     topics: tuple[str, ...]
+    #: the topics that carry the ingest's watermark markers (Flink's clean event topics)
+    marked: frozenset[str] = frozenset()
 
 
 def stages(settings: Settings) -> tuple[Stage, ...]:
@@ -56,7 +67,12 @@ def stages(settings: Settings) -> tuple[Stage, ...]:
     prefix = settings.kafka.topic_prefix
     return (
         Stage("ingest", settings.ingest.group, tuple(prefix + t for t in RAW_TOPICS)),
-        Stage("flink", settings.flink.group, tuple(prefix + t for t in SOURCE_TOPICS.values())),
+        Stage(
+            "flink",
+            settings.flink.group,
+            tuple(prefix + t for t in SOURCE_TOPICS.values()),
+            frozenset(prefix + SOURCE_TOPICS[s] for s in MARKED_SOURCES),
+        ),
         Stage("loader", settings.loader.group, tuple(prefix + t for t in TOPIC_TABLES)),
     )
 
@@ -158,6 +174,15 @@ class LagReader:
             for tp, meta in (await _group_offsets(admin, stage.group)).items():
                 if meta is not None and meta.offset >= 0:
                     committed_by_tp[tp] = meta.offset
+            tails = {
+                tp: committed_by_tp[tp]
+                for tp in partitions
+                if tp.topic in stage.marked
+                and tp in committed_by_tp
+                and 0 < ends.get(tp, 0) - committed_by_tp[tp] <= MARKER_TAIL
+            }
+            if tails:
+                committed_by_tp.update(await _past_markers(consumer, tails, ends))
             lags = StageLag(stage)
             for topic in stage.topics:
                 if topic not in existing:
@@ -223,6 +248,33 @@ async def stage_lags(
         return await reader.read(wanted, ages)
     finally:
         await reader.stop()
+
+
+async def _past_markers(
+    consumer: Any, tails: Mapping[Any, int], ends: Mapping[Any, int], timeout_s: float = 5.0
+) -> dict[Any, int]:
+    """For each partition, the committed offset moved past the watermark markers that follow
+    it: the offset of the first uncommitted record that is not a marker, or the end (a
+    partition that cannot be read within ``timeout_s`` in all keeps its offset)."""
+    moved: dict[Any, int] = {}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    for tp, offset in tails.items():
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        position = offset
+        while position < ends[tp] and loop.time() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=500, max_records=MARKER_TAIL)
+            records = [r for r in batch.get(tp, []) if r.offset < ends[tp]]
+            event = next((r for r in records if not is_marker(r.headers)), None)
+            if event is not None:
+                position = event.offset
+                break
+            if records:
+                position = records[-1].offset + 1
+        if position > offset:
+            moved[tp] = position
+    return moved
 
 
 async def _first_timestamps(

@@ -23,6 +23,7 @@ from pipelines.config import Settings, load_settings
 from pipelines.connectors.kafka_topics import ensure_topics, pulse_topics
 from pipelines.domain.events import event_time_ms
 from pipelines.domain.streams import STREAMS
+from pipelines.ingest.markers import is_marker
 from pipelines.local.kafka_broker import LocalKafkaBroker
 from pipelines.local.processes import free_port
 from pipelines.validation import Rejection, Validator
@@ -399,8 +400,8 @@ def _wait_stored_retrying(settings: Settings, deadline_s: float) -> tuple[int, s
 
 
 async def topic_records(bootstrap: str, prefixes: tuple[str, ...]) -> dict[str, int]:
-    """Records per topic (end less start offsets, over all partitions) of the topics whose
-    name starts with one of ``prefixes``."""
+    """Records per topic (over all partitions) of the topics whose name starts with one of
+    ``prefixes``; the ingest's watermark markers in the clean topics are not counted."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
@@ -417,9 +418,24 @@ async def topic_records(bootstrap: str, prefixes: tuple[str, ...]) -> dict[str, 
     try:
         ends = await consumer.end_offsets(tps) if tps else {}
         starts = await consumer.beginning_offsets(tps) if tps else {}
+        counts = dict.fromkeys(topics, 0)
+        marked = [tp for tp in tps if tp.topic.startswith("clean.") and ends[tp] > starts[tp]]
+        for tp in tps:
+            if tp not in marked:
+                counts[tp.topic] += ends[tp] - starts[tp]
+        if marked:
+            consumer.assign(marked)
+            for tp in marked:
+                consumer.seek(tp, starts[tp])
+            todo = set(marked)
+            while todo:
+                batch = await consumer.getmany(*todo, timeout_ms=1000)
+                for tp, recs in batch.items():
+                    counts[tp.topic] += sum(
+                        1 for r in recs if r.offset < ends[tp] and not is_marker(r.headers)
+                    )
+                    if recs and recs[-1].offset + 1 >= ends[tp]:
+                        todo.discard(tp)
     finally:
         await consumer.stop()
-    counts = dict.fromkeys(topics, 0)
-    for tp in tps:
-        counts[tp.topic] += ends[tp] - starts[tp]
     return counts

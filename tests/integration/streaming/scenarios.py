@@ -498,6 +498,38 @@ def _newest_event_ms(messages: Sequence[Message]) -> int:
     return newest
 
 
+# --- 2b. a stream that ended before a restart of the Flink job ------------------------------
+
+
+def ended_before_restart(
+    ref: Reference, *, ended: Stream = Stream.COMMENT, at: float = 0.5
+) -> Driver:
+    """``ended`` is produced whole, with the first ``at`` of the other event streams; once Flink
+    has read all of it and taken a checkpoint, the job is killed (``kill -9``) and started again
+    from that checkpoint, then the rest of the other streams follows. ``ended`` delivers no
+    event after the restore: only the ingest's watermark markers give the restored job its
+    partitions' watermark back (Flink does not checkpoint watermarks)."""
+
+    def drive(live: LiveStack) -> None:
+        aio_produce(live.bootstrap, [m for s in CHANGELOGS for m in messages_of(ref.raw_dir, s)])
+        per_stream = {s: messages_of(ref.raw_dir, s) for s in EVENT_STREAMS}
+        cut = {s: len(m) if s == ended else round(len(m) * at) for s, m in per_stream.items()}
+        aio_produce(live.bootstrap, interleaved([m[: cut[s]] for s, m in per_stream.items()]))
+        raw = [spec_of(s).raw_topic for s in EVENT_STREAMS]
+        clean = [spec_of(s).clean_topic for s in EVENT_STREAMS]
+        wait_for(live, "the first part ingested", lambda: drained(live, "ingest", raw))
+        wait_for(live, "Flink read and checkpointed it", lambda: drained(live, "flink", clean))
+        live.note(f"{spec_of(ended).stem} ended")
+        live.kill9("flink")
+        live.restart("flink")
+        wait_for(live, "Flink running again", lambda: flink_running(live))
+        rest = interleaved([per_stream[s][cut[s] :] for s in EVENT_STREAMS if s != ended])
+        aio_produce(live.bootstrap, rest)
+        live.note("the other streams produced to their end")
+
+    return drive
+
+
 # --- 3. two ingest workers and a rebalance ------------------------------------------------
 
 

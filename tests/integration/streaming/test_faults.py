@@ -27,7 +27,14 @@ import pytest
 
 from .compare import assert_same_tables
 from .raw_stack import run_live
-from .scenarios import FaultPlan, Reference, faults, judge, shared_reference
+from .scenarios import (
+    FaultPlan,
+    Reference,
+    ended_before_restart,
+    faults,
+    judge,
+    shared_reference,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -66,3 +73,15 @@ def test_every_fault_in_one_run_gives_the_bounded_tables(
         assert events.count(f"kill -9 {worker}") == PLAN.kills // 2, events
         assert events.count(f"rebalanced: {worker} back in the group") == PLAN.kills // 2
     assert "broker started again" in events and "warehouse released" in events, events
+
+
+def test_a_stream_that_ended_before_a_flink_restart_does_not_hold_the_results(
+    reference: Reference, tmp_path: Path
+) -> None:
+    """Comments end, Flink is killed and restored, views and clicks go on: the restored job
+    gets the comment partitions' watermark from the ingest's markers, not from new comments."""
+    run = run_live(tmp_path / "stack", ended_before_restart(reference), reference.reference_ms)
+    verdict = judge("ended before a restart", run, reference)
+    print(verdict.report(), run.events)
+    assert verdict.ok, verdict.report()
+    assert_same_tables(run.dump, reference.bounded_dump, run.cutoff_ms)

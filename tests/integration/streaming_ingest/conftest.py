@@ -19,6 +19,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from pipelines.connectors.kafka_topics import TopicSpec, ensure_topics, pulse_topics
+from pipelines.ingest.markers import is_marker
 from pipelines.local.kafka_broker import LocalKafkaBroker
 from tests.integration.kafka.conftest import kafka_broker  # noqa: F401  (session fixture)
 
@@ -49,6 +50,8 @@ class Ingest:
             "PULSE_KAFKA__TOPIC_PREFIX": self.prefix,
             "PULSE_INGEST__SESSION_TIMEOUT_MS": "6000",
             "PULSE_INGEST__DATA_DIR": str(self.workdir / "faust"),
+            # exact record counts: watermark markers only where a test turns them on
+            "PULSE_INGEST__WATERMARK_MARKER_INTERVAL_S": "0",
             **env,
         }
         log = (self.workdir / f"worker-{len(self.procs)}.log").open("wb")
@@ -93,8 +96,9 @@ class Ingest:
             got = self.count(name)
         return got
 
-    def read(self, name: str) -> list[Any]:
-        return asyncio.run(_read_all(self.broker.bootstrap, self.topic(name)))
+    def read(self, name: str, *, markers: bool = False) -> list[Any]:
+        """The records of ``name``; the ingest's watermark markers only with ``markers``."""
+        return asyncio.run(_read_all(self.broker.bootstrap, self.topic(name), markers=markers))
 
 
 @pytest.fixture
@@ -126,6 +130,7 @@ async def _tps(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
 
 
 async def _count(bootstrap: str, topic: str) -> int:
+    """Records of ``topic`` by its end offsets (workers here write no markers unless told)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
@@ -135,7 +140,7 @@ async def _count(bootstrap: str, topic: str) -> int:
         await consumer.stop()
 
 
-async def _read_all(bootstrap: str, topic: str) -> list[Any]:
+async def _read_all(bootstrap: str, topic: str, *, markers: bool = False) -> list[Any]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     out: list[Any] = []
@@ -151,7 +156,7 @@ async def _read_all(bootstrap: str, topic: str) -> list[Any]:
         while todo and time.monotonic() < deadline:
             batch = await consumer.getmany(*todo, timeout_ms=500)
             for tp, recs in batch.items():
-                out += recs
+                out += [r for r in recs if markers or not is_marker(r.headers)]
                 if recs and recs[-1].offset + 1 >= ends[tp]:
                     todo.discard(tp)
     finally:

@@ -170,3 +170,43 @@ def test_kill_9_and_restart_every_output_exactly_once(ingest: Ingest) -> None:
             (r["first_position"], r["last_position"]) for r in rows if r["source"] == source
         )
         assert all(a[1] < b[0] for a, b in itertools.pairwise(spans)), spans
+
+
+def test_quiet_partitions_get_watermark_markers_with_their_clock(ingest: Ingest) -> None:
+    # four users over the two raw partitions of views; no comment is produced
+    users = ["u0", "u1", "u2", "u3"]
+    events = [(u, view(f"m{i}", BASE + i * MIN, u)) for i, u in enumerate(users * 3)]
+    ingest.produce("raw.views", [(u.encode(), v) for u, v in events])
+    ingest.start_worker(PULSE_INGEST__WATERMARK_MARKER_INTERVAL_S="0.5")
+    assert ingest.wait_count("clean.views", len(events)) >= len(events), ingest.logs()[-4000:]
+    time.sleep(3.0)  # several marker rounds of a quiet stack
+
+    records = ingest.read("clean.views", markers=True)
+    events_in: dict[int, list[int]] = {}
+    markers_in: dict[int, list[int]] = {}
+    for rec in records:
+        value = orjson.loads(rec.value)
+        marker = dict(rec.headers).get("pulse-marker") == b"1"
+        (markers_in if marker else events_in).setdefault(rec.partition, []).append(
+            value["event_time"]
+        )
+        if marker:
+            assert value == {"event_time": value["event_time"]} and rec.key is None
+    assert sum(len(v) for v in events_in.values()) == len(events)
+    # every partition with events gets markers, each at the newest event time it carried,
+    # and only after its events (a marker never runs ahead of its partition)
+    assert set(markers_in) == set(events_in)
+    for partition, times in markers_in.items():
+        assert len(times) >= 2, times
+        assert set(times) == {max(events_in[partition])}
+    for partition in markers_in:
+        in_order = [r for r in records if r.partition == partition]
+        first_marker = next(
+            i for i, r in enumerate(in_order) if dict(r.headers).get("pulse-marker")
+        )
+        assert all(not dict(r.headers).get("pulse-marker") for r in in_order[:first_marker])
+        assert first_marker == len(events_in[partition])
+    # markers are not events: no comment partition got one, the reader helper skips them
+    assert ingest.read("clean.comments", markers=True) == []
+    assert len(ingest.read("clean.views")) == len(events)
+    assert "Traceback" not in ingest.logs()

@@ -20,6 +20,7 @@ FAMILIES = {
     "pulse_ingest_events": ("counter", {"job", "stream", "outcome"}),
     "pulse_ingest_rejected_events": ("counter", {"job", "stream", "reason"}),
     "pulse_ingest_redelivered": ("counter", {"job", "stream"}),
+    "pulse_ingest_watermark_markers": ("counter", {"job", "stream"}),
     "pulse_ingest_state_restored_records": ("counter", {"job", "stream"}),
     "pulse_ingest_watermark_jumps": ("counter", {"job", "stream"}),
     "pulse_ingest_watermark_seconds": ("gauge", {"job", "stream"}),
@@ -62,6 +63,7 @@ def test_one_family_per_concept() -> None:
     metrics.declare_stream("unit", "view")
     metrics.count_rejected("unit", "view", "not_object", 0)
     metrics.INGEST_REDELIVERED.labels("unit", "view")
+    metrics.INGEST_MARKERS.labels("unit", "view")
     metrics.INGEST_STATE_RESTORED.labels("unit", "view")
     metrics.INGEST_WATERMARK.labels("unit", "view").set(1.0)
     metrics.STEP_SECONDS.labels("unit", "load")
