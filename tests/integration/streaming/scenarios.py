@@ -229,9 +229,11 @@ def slices_ending_everywhere(
     the order unchanged) to hold a keyed message for every partition of every topic.
 
     A Flink job restored from a checkpoint re-derives each clean partition's watermark from
-    the records after the restore (Flink does not checkpoint watermarks): a partition that the
-    slice after the last fault misses holds the tail back until its next event
-    (docs/streaming.md), and an unkeyed message lands on a random partition."""
+    the records after the restore (Flink does not checkpoint watermarks): from the events of
+    this slice, or else from the ingest's watermark markers (docs/streaming.md). Reaching every
+    partition with events keeps the fault runs independent of the markers, which
+    ``ended_before_restart`` tests on their own; an unkeyed message lands on a random
+    partition."""
     partition = PARTITIONERS["murmur2"]  # aiokafka's, as every driver here produces with
     cut = slices(messages, parts)
     topics = {topic for topic, _, _ in messages}
@@ -598,8 +600,8 @@ class FaultPlan:
         rng = random.Random(self.seed)
         faults = [name for name in FAULTS for _ in range(self.kills)] + ["broker", "warehouse"]
         rng.shuffle(faults)
-        # never after the last chunk: a restarted Flink job re-derives its watermark from the
-        # records that arrive after it (Flink does not checkpoint watermarks)
+        # never after the last chunk: every fault hits a stack at work on a chunk (a restart
+        # after a stream has ended is test_faults.py's second test)
         slots = list(range(self.chunks - 1))
         for n, fault in enumerate(faults):
             self.at.setdefault(slots[n * len(slots) // len(faults)], []).append(fault)
