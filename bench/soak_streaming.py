@@ -2,7 +2,8 @@
 
 Run:  .venv/bin/python bench/soak_streaming.py [--creators 30] [--days 21] [--seed 5]
           [--outage-s 300] [--chunks 24] [--kills 3] [--lock-s 30] [--fault-seed 11]
-          [--scenarios console,kcat,outage,rebalance,faults] [--workdir DIR] [--keep]
+          [--scenarios console,kcat,outage,restart-after-end,rebalance,faults]
+          [--workdir DIR] [--keep]
 
 The same scenarios as ``tests/integration/streaming/test_delivery_order.py`` and
 ``test_faults.py`` (``tests/integration/streaming/scenarios.py``), each in a fresh local stack
@@ -17,6 +18,10 @@ closed:
 * ``outage``     clicks stop at 40 % for ``--outage-s`` seconds of wall time while views and
                  comments go on, then flush their backlog;
 * ``outage-views`` the same with the views stopping (the biggest stream);
+* ``restart-after-end`` comments produced whole with half of the views and clicks; Flink
+                 killed with ``kill -9`` once it has checkpointed them and started again, then
+                 the rest: the restored job gets the comments' watermark from the ingest's
+                 watermark markers;
 * ``rebalance``  two ingest workers, one killed with ``kill -9`` mid-chunk and started again;
 * ``faults``     ``--kills`` x ``kill -9`` of an ingest worker (two in the group, killed in turn:
                  rebalances), of Flink and of the loader, a broker stop and start, the
@@ -49,6 +54,7 @@ from tests.integration.streaming.scenarios import (  # noqa: E402
     FaultPlan,
     Reference,
     Verdict,
+    ended_before_restart,
     faults,
     judge,
     prepare_reference,
@@ -60,7 +66,16 @@ from tests.integration.streaming.scenarios import (  # noqa: E402
 #: Faust's own settings (environment) for the loader: a killed loader's partitions go to its
 #: successor after 6 s instead of Faust's default 60 s session timeout
 LOADER_SESSION = {"BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1"}
-SCENARIOS = ("console", "kcat", "console2", "outage", "outage-views", "rebalance", "faults")
+SCENARIOS = (
+    "console",
+    "kcat",
+    "console2",
+    "outage",
+    "outage-views",
+    "restart-after-end",
+    "rebalance",
+    "faults",
+)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -98,6 +113,8 @@ def _scenario(name: str, ref: Reference, args: argparse.Namespace) -> tuple[Driv
         return producer_outage(ref, stopped=Stream.AD_CLICK, outage_s=args.outage_s), 1
     if name == "outage-views":
         return producer_outage(ref, stopped=Stream.VIEW, outage_s=args.outage_s), 1
+    if name == "restart-after-end":
+        return ended_before_restart(ref, ended=Stream.COMMENT), 1
     if name == "rebalance":
         return rebalance(ref, chunks=8, kill_after=3), 2
     plan = FaultPlan(
