@@ -373,7 +373,6 @@ class IngestRunner:
         streams_touched: set[Stream] = set()
         clean: list[tuple[int, int, Output]] = []
         ledger: list[LedgerTally] = []
-        active = self._active
         for tp, msgs in records.items():
             if not msgs:
                 continue
@@ -383,6 +382,7 @@ class IngestRunner:
             ingestor.validator.reference_ms = now
             emitted = self._emitted.get(tp)
             decide = ingestor.decide
+            clean_before = len(clean)
             topic, partition = tp.topic, tp.partition
             # the ledger record of this batch and partition (docs/finance.md, streaming)
             tally = LedgerTally(stream.value, topic, partition, msgs[0].offset)
@@ -403,7 +403,6 @@ class IngestRunner:
                     tally.count(decision.outcome)
                     continue
                 if decision.outcome is Outcome.CLEAN:
-                    active.add(tp)
                     when = int(dict(out.headers)[TIME_HEADER])
                     tally.count(Outcome.CLEAN, when)
                     clean.append((when, len(clean), out))
@@ -415,6 +414,8 @@ class IngestRunner:
                     out.topic, outputs.partition_of(out), out.key, out.value, out.headers
                 )
             tally.finish(msgs[-1].offset, len(msgs))
+            if len(clean) > clean_before:  # a clean event: no watermark marker needed here
+                self._active.add(tp)
             commits[tp] = self._next_offset[tp] = msgs[-1].offset + 1
             if emitted is not None and not emitted:
                 del self._emitted[tp]
