@@ -25,14 +25,16 @@ batch can be recognised after a crash (:meth:`StreamIngestor.apply_emitted`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
+from operator import attrgetter
 from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import orjson
 
 from pipelines.domain.events import (
+    EVENT_TYPES,
     AdClickEvent,
     CampaignEvent,
     CommentEvent,
@@ -83,8 +85,9 @@ class Outcome(StrEnum):
     LATE = "late"
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
+# Output and Decision are named tuples, not dataclasses: one of each is built per raw message,
+# and a tuple is built in C (a frozen dataclass was 9 % of the streaming ingest's samples).
+class Output(NamedTuple):
     """One message to produce; ``partition`` None: by key (murmur2, like the Java client)."""
 
     topic: str
@@ -94,13 +97,24 @@ class Output:
     partition: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The outcome of one raw message and the message it produces (none for a replay)."""
+class Decision(NamedTuple):
+    """The outcome of one raw message and the message it produces (none for a replay);
+    ``event_time`` (epoch ms) for the valid ones."""
 
     outcome: Outcome
     output: Output | None = None
     reason: str | None = None
+    event_time: int | None = None
+
+
+#: (event key, event time, clean key text) of a valid event of one stream
+Identity = Callable[[Any], tuple[str, int, str]]
+#: views, comments and clicks: one C call instead of three type dispatches per message
+_EVENT_IDENTITY: Identity = attrgetter("event_id", "event_time", "user_id")
+
+
+def _changelog_identity(event: Event) -> tuple[str, int, str]:
+    return event_key(event), event_time_ms(event), clean_key(event).decode()
 
 
 def clean_key(event: Event) -> bytes:
@@ -148,6 +162,9 @@ class StreamIngestor:
         )
         self.clean_topic = self.topics.clean(self.stream)
         self._dirty_clocks: set[int] = set()
+        event_type = EVENT_TYPES[self.stream]
+        plain = event_type in (ViewEvent, CommentEvent, AdClickEvent)
+        self._identity: Identity = _EVENT_IDENTITY if plain else _changelog_identity
 
     # -- the step -------------------------------------------------------------------------
     def decide(self, raw: bytes, topic: str, partition: int, offset: int) -> Decision:
@@ -162,26 +179,25 @@ class StreamIngestor:
             return Decision(
                 Outcome.REJECTED, Output(self.topics.deadletter, topic.encode(), value, src), reason
             )
-        when = event_time_ms(outcome)
-        key = event_key(outcome)
+        key, when, clean_id = self._identity(outcome)
         self._dirty_clocks.add(partition)
         verdict = self.rules.decide(key, when, partition)
         if verdict is Verdict.REPLAY:
-            return Decision(Outcome.REPLAY)
+            return Decision(Outcome.REPLAY, None, None, when)
         headers = (*src, (KEY_HEADER, key.encode()), (TIME_HEADER, b"%d" % when))
         if verdict is Verdict.LATE:
             watermark = self.rules.late_watermark_ms
             assert watermark is not None
             value = late_value(self.stream.value, key, when, watermark, raw)
             out = Output(self.topics.late, topic.encode(), value, headers)
-            return Decision(Outcome.LATE, out, LATE_REASON)
+            return Decision(Outcome.LATE, out, LATE_REASON, when)
         # a clean event stays in its raw partition's number: each clean partition then carries
         # exactly one raw partition's on-time events, and Flink's per-partition watermark
         # (event time - delay - allowed lateness) is that raw partition's lateness bound
         out = Output(
-            self.clean_topic, clean_key(outcome), to_clean_json(outcome), headers, partition
+            self.clean_topic, clean_id.encode(), to_clean_json(outcome), headers, partition
         )
-        return Decision(Outcome.CLEAN, out)
+        return Decision(Outcome.CLEAN, out, None, when)
 
     def watermark_ms(self) -> int | None:
         """The stream's watermark (see :class:`pipelines.ingest.rules.LatenessRule`)."""

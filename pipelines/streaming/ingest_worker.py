@@ -15,6 +15,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -29,7 +30,6 @@ from pipelines.domain.streams import spec_of
 from pipelines.ingest.ledger import LedgerTally
 from pipelines.ingest.markers import MARKER_HEADERS, due_markers, marker_value
 from pipelines.ingest.step import (
-    TIME_HEADER,
     ChangelogRecord,
     Outcome,
     Output,
@@ -371,7 +371,7 @@ class IngestRunner:
         redelivered: Counter[str] = Counter()
         commits: dict[TopicPartition, int] = {}
         streams_touched: set[Stream] = set()
-        clean: list[tuple[int, int, Output]] = []
+        clean: list[tuple[int, Output]] = []
         ledger: list[LedgerTally] = []
         for tp, msgs in records.items():
             if not msgs:
@@ -387,6 +387,7 @@ class IngestRunner:
             # the ledger record of this batch and partition (docs/finance.md, streaming)
             tally = LedgerTally(stream.value, topic, partition, msgs[0].offset)
             ledger.append(tally)
+            outcomes: Counter[Outcome] = Counter()
             for msg in msgs:
                 if emitted is not None:
                     done = emitted.pop(msg.offset, None)
@@ -397,15 +398,16 @@ class IngestRunner:
                         tally.count(done[0], done[2])  # the outcome it had
                         continue
                 decision = decide(msg.value or b"", topic, partition, msg.offset)
-                counts[(stream.value, decision.outcome)] += 1
+                outcomes[decision.outcome] += 1
                 out = decision.output
                 if out is None:
                     tally.count(decision.outcome)
                     continue
                 if decision.outcome is Outcome.CLEAN:
-                    when = int(dict(out.headers)[TIME_HEADER])
+                    when = decision.event_time
+                    assert when is not None
                     tally.count(Outcome.CLEAN, when)
-                    clean.append((when, len(clean), out))
+                    clean.append((when, out))
                     continue
                 tally.count(decision.outcome)
                 if decision.outcome is Outcome.REJECTED and decision.reason:
@@ -413,6 +415,8 @@ class IngestRunner:
                 await outputs.add(
                     out.topic, outputs.partition_of(out), out.key, out.value, out.headers
                 )
+            for outcome, n in outcomes.items():
+                counts[(stream.value, outcome)] += n
             tally.finish(msgs[-1].offset, len(msgs))
             if len(clean) > clean_before:  # a clean event: no watermark marker needed here
                 self._active.add(tp)
@@ -422,8 +426,9 @@ class IngestRunner:
         # Clean events leave each batch in event-time order. Not needed for correctness (each
         # is on time against its raw partition, whose clean partition it keeps), but it keeps
         # Flink's per-partition watermark smooth.
-        clean.sort(key=lambda item: (item[0], item[1]))
-        for _when, _seq, out in clean:
+        # (The sort is stable: events of the same time keep their order of arrival.)
+        clean.sort(key=itemgetter(0))
+        for _when, out in clean:
             await outputs.add(out.topic, outputs.partition_of(out), out.key, out.value, out.headers)
         # The ledger records go with the outputs (acknowledged before the offsets are committed).
         # A batch redone after a crash starts at the same committed offset: its records have the

@@ -12,6 +12,7 @@ from pipelines.ingest.messages import raw_payload
 from pipelines.ingest.step import (
     KEY_HEADER,
     SRC_HEADER,
+    TIME_HEADER,
     Outcome,
     StreamIngestor,
     Topics,
@@ -81,6 +82,24 @@ def test_rejections_go_to_the_dead_letter_with_source_and_raw(raw: bytes, reason
     assert raw_payload(body) == raw
     assert body["raw"] == (raw.decode() if raw != b"\xff\xfe\x00" else None)
     assert body["raw_b64"] == base64.b64encode(raw).decode()
+
+
+def test_decisions_carry_the_event_time_of_valid_events() -> None:
+    ing = ingestor()
+    clean = ing.decide(view("e1", NOW - HOUR), "raw.views", 0, 0)
+    replay = ing.decide(view("e1", NOW - HOUR), "raw.views", 0, 1)
+    ing.decide(view("e2", NOW - MIN), "raw.views", 0, 2)
+    late = ing.decide(view("e3", NOW - 3 * HOUR), "raw.views", 0, 3)
+    rejected = ing.decide(b"{}", "raw.views", 0, 4)
+    assert [(d.outcome, d.event_time) for d in (clean, replay, late, rejected)] == [
+        (Outcome.CLEAN, NOW - HOUR),
+        (Outcome.REPLAY, NOW - HOUR),
+        (Outcome.LATE, NOW - 3 * HOUR),
+        (Outcome.REJECTED, None),
+    ]
+    assert clean.output is not None and late.output is not None
+    assert dict(clean.output.headers)[TIME_HEADER] == b"%d" % (NOW - HOUR)
+    assert dict(late.output.headers)[TIME_HEADER] == b"%d" % (NOW - 3 * HOUR)
 
 
 def test_future_event_time_is_rejected_against_the_reference_clock() -> None:
@@ -180,6 +199,7 @@ def test_clean_keys_of_changelog_streams() -> None:
     }
     d = ingestor(Stream.CREATOR_PROFILE).decide(orjson.dumps(profile), "raw.creator_profiles", 0, 0)
     assert d.output is not None and d.output.key == b"c9"
+    assert d.event_time == NOW - DAY  # a changelog's time is its updated_at
     assert d.output.topic == "clean.creator_profiles"
     assert Topics("t.").raw(Stream.AD_CLICK) == "t.raw.ad_clicks"
 
