@@ -159,6 +159,13 @@ def checkpoint_uri(checkpoint_dir: str) -> str:
     return checkpoint_dir if local is None else local.resolve().as_uri()
 
 
+#: Chained operators hand records over without copying them. The SQL operators are built for
+#: it, and the one user function, the Python duplicate scan, gets its rows serialized anyway.
+#: Measured: the Flink job's CPU for 1,000,000 events drained from Kafka fell from 49-51 s to
+#: 43 s (BENCHMARKS.md, sustained load).
+OBJECT_REUSE: tuple[tuple[str, str], ...] = (("pipeline.object-reuse", "true"),)
+
+
 def flink_config(args: argparse.Namespace, restore: Path | None) -> tuple[tuple[str, str], ...]:
     if args.submit:
         return submit_config()
@@ -173,6 +180,7 @@ def flink_config(args: argparse.Namespace, restore: Path | None) -> tuple[tuple[
         ("restart-strategy.fixed-delay.attempts", "1000000"),
         ("restart-strategy.fixed-delay.delay", "5 s"),
         ("pipeline.name", "pulse-streaming"),
+        *OBJECT_REUSE,
     ]
     if args.rest_port:
         config += [
@@ -192,6 +200,7 @@ def submit_config() -> tuple[tuple[str, str], ...]:
         ("execution.checkpointing.mode", "EXACTLY_ONCE"),
         ("execution.checkpointing.min-pause", "500 ms"),
         ("pipeline.name", "pulse-streaming"),
+        *OBJECT_REUSE,
         *STABLE_UID_OPTIONS,
     )
 

@@ -22,3 +22,10 @@ def test_a_local_folder_becomes_a_file_uri(tmp_path: Path) -> None:
     assert checkpoint_uri(str(folder)) == folder.resolve().as_uri()
     args = parse_args(load_settings().flink, ["--checkpoint-dir", str(folder)])
     assert dict(flink_config(args, None))["execution.checkpointing.dir"].startswith("file://")
+
+
+def test_the_streaming_job_reuses_objects_locally_and_on_a_cluster(tmp_path: Path) -> None:
+    local = parse_args(load_settings().flink, ["--checkpoint-dir", str(tmp_path)])
+    submitted = parse_args(load_settings().flink, ["--submit"])
+    for args in (local, submitted):
+        assert dict(flink_config(args, None))["pipeline.object-reuse"] == "true"
